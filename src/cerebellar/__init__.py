@@ -1,0 +1,23 @@
+"""cerebellar: the cerebellum as an online forward model, used to control a body.
+
+A forward model predicts the next sensory state from the present one and a copy
+of the motor command, learning online from its own prediction error. A simple
+feedback controller's command is refined through the model (the seed's
+procedure), and internal feedback predicts the present from delayed senses.
+"""
+
+from ._io import CheckpointError
+from .agent import Agent
+from .control import ActionMap, ForwardModelController, LinearFeedback
+from .models import NLMS, RLS, Cerebellum, make_model
+from .presets import PRESETS, Preset
+from .results import EpisodeTrace, RunResult
+from .runner import run_episodes
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "PRESETS", "NLMS", "RLS", "ActionMap", "Agent", "Cerebellum", "CheckpointError",
+    "EpisodeTrace", "ForwardModelController", "LinearFeedback", "Preset", "RunResult",
+    "make_model", "run_episodes",
+]

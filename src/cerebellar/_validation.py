@@ -1,0 +1,66 @@
+"""Input checks shared by models, controllers and the agent.
+
+Every public entry point that takes numbers from a user or an environment goes
+through :func:`as_finite_vector`, so that a NaN, an infinity or a wrong shape is
+reported where it enters, with the name of the offending argument.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def as_finite_vector(value, name: str, size: int | None = None) -> np.ndarray:
+    """Return ``value`` as a new 1-D float64 array, or raise a clear error.
+
+    Parameters
+    ----------
+    value : array_like
+        A scalar or a 1-D sequence of numbers.
+    name : str
+        The argument's name, used in error messages.
+    size : int, optional
+        The required length; not checked when omitted.
+
+    Returns
+    -------
+    numpy.ndarray
+        A fresh copy, so callers may keep it without aliasing the caller's data.
+
+    Raises
+    ------
+    ValueError
+        If the value is not 1-D, has the wrong length, or holds NaN or infinity.
+    TypeError
+        If the value is not numeric.
+    """
+    try:
+        array = np.array(value, dtype=np.float64, copy=True)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"{name} must be numeric, got {value!r}") from error
+    if array.ndim == 0:
+        array = array.reshape(1)
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D vector, got shape {array.shape}")
+    if size is not None and array.shape[0] != size:
+        raise ValueError(f"{name} must have length {size}, got length {array.shape[0]}")
+    if not np.all(np.isfinite(array)):
+        bad = np.flatnonzero(~np.isfinite(array)).tolist()
+        raise ValueError(f"{name} contains NaN or infinite values at index {bad}: {array}")
+    return array
+
+
+def check_positive(value: float, name: str) -> float:
+    """Return ``value`` as a float if it is finite and > 0, else raise ValueError."""
+    value = float(value)
+    if not np.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive finite number, got {value}")
+    return value
+
+
+def check_in_range(value: float, name: str, low: float, high: float) -> float:
+    """Return ``value`` as a float if ``low < value <= high``, else raise ValueError."""
+    value = float(value)
+    if not (low < value <= high):
+        raise ValueError(f"{name} must be in ({low}, {high}], got {value}")
+    return value

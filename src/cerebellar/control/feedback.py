@@ -1,0 +1,66 @@
+"""The very simple feedback controller the forward model refines."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._validation import as_finite_vector
+
+
+class LinearFeedback:
+    """Linear feedback on the setpoint error: ``u = clip(G @ (setpoint - state))``.
+
+    This is step 2 of the seed's procedure (``command = setpoint - sensed``, with
+    gains). Channels with zero gain are not controlled.
+
+    Parameters
+    ----------
+    gains : array_like, shape (n_state,) or (n_command, n_state)
+        Feedback gains; a 1-D vector gives a single command.
+    setpoint : array_like, shape (n_state,), optional
+        Desired state; zero when omitted.
+    low, high : float or array_like, optional
+        Output limits, per command; unbounded when omitted.
+    """
+
+    def __init__(self, gains, setpoint=None, low=None, high=None):
+        gains = np.array(gains, dtype=np.float64)
+        if gains.ndim == 1:
+            gains = gains[None, :]
+        if gains.ndim != 2 or gains.size == 0:
+            raise ValueError(f"gains must be a vector or a matrix, got shape {gains.shape}")
+        if not np.all(np.isfinite(gains)):
+            raise ValueError(f"gains contain NaN or infinite values: {gains}")
+        self.gains = gains
+        n_command, n_state = gains.shape
+        self.setpoint = (
+            np.zeros(n_state) if setpoint is None
+            else as_finite_vector(setpoint, "setpoint", n_state)
+        )
+        self.low = np.full(n_command, -np.inf) if low is None else np.broadcast_to(
+            np.asarray(low, dtype=np.float64), (n_command,)).copy()
+        self.high = np.full(n_command, np.inf) if high is None else np.broadcast_to(
+            np.asarray(high, dtype=np.float64), (n_command,)).copy()
+        if np.any(self.low > self.high) or np.any(np.isnan(self.low) | np.isnan(self.high)):
+            raise ValueError(f"output limits must satisfy low <= high, got {self.low}, {self.high}")
+
+    @property
+    def n_state(self) -> int:
+        """Length of the state the controller reads."""
+        return self.gains.shape[1]
+
+    @property
+    def n_command(self) -> int:
+        """Length of the command the controller writes."""
+        return self.gains.shape[0]
+
+    def __call__(self, state: np.ndarray) -> np.ndarray:
+        """Return the command for ``state`` (assumed already validated)."""
+        return np.clip(self.gains @ (self.setpoint - state), self.low, self.high)
+
+    def command(self, state) -> np.ndarray:
+        """Validate ``state`` and return the command."""
+        return self(as_finite_vector(state, "state", self.n_state))
+
+    def __repr__(self) -> str:
+        return f"LinearFeedback(gains={self.gains.tolist()}, setpoint={self.setpoint.tolist()})"

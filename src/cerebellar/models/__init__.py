@@ -1,0 +1,66 @@
+"""Online forward models: linear references and the cerebellar substrate.
+
+Every model follows one protocol (:class:`ForwardModel`): ``predict(state,
+command)`` returns the predicted next state and ``learn(state, command,
+next_state)`` returns the prediction error before the update.
+"""
+
+from __future__ import annotations
+
+from .._io import CheckpointError, load_checkpoint
+from .base import ForwardModel, OnlineForwardModel
+from .cerebellum import GRANULE_LAYERS, Cerebellum
+from .linear import NLMS, RLS
+
+#: Model names accepted by :func:`make_model`, the agent and the command line.
+MODEL_NAMES = ("rls", "nlms", "cerebellum", "cerebellum-cmac", "cerebellum-random")
+
+_CLASSES = {cls.__name__: cls for cls in (RLS, NLMS, Cerebellum)}
+
+
+def make_model(name: str, **params) -> OnlineForwardModel:
+    """Build a blank model by name.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`MODEL_NAMES`. ``"cerebellum"`` uses the CMAC granule layer;
+        ``"cerebellum-random"`` the sparse random expansion.
+    **params
+        Hyperparameters passed to the model's constructor.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name.
+    """
+    key = name.lower()
+    if key == "rls":
+        return RLS(**params)
+    if key == "nlms":
+        return NLMS(**params)
+    if key in ("cerebellum", "cerebellum-cmac"):
+        return Cerebellum(**{"granule": "cmac", **params})
+    if key == "cerebellum-random":
+        return Cerebellum(**{"granule": "random", **params})
+    raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
+
+
+def load(path) -> OnlineForwardModel:
+    """Load any model saved with ``model.save(path)``.
+
+    Raises
+    ------
+    CheckpointError
+        If the file is missing, corrupt, or names no known model.
+    """
+    kind, _, _ = load_checkpoint(path)
+    if kind not in _CLASSES:
+        raise CheckpointError(f"{path} holds an unknown model kind {kind!r}")
+    return _CLASSES[kind].load(path)
+
+
+__all__ = [
+    "GRANULE_LAYERS", "MODEL_NAMES", "CheckpointError", "Cerebellum", "ForwardModel",
+    "NLMS", "OnlineForwardModel", "RLS", "load", "make_model",
+]

@@ -1,0 +1,129 @@
+"""Granule-cell layers: sparse expansions of the mossy-fiber input.
+
+Each layer maps a scaled mossy-fiber vector to a small set of active granule
+cells (their indices and rates). The Purkinje readout is a weighted sum over
+the active cells only, so a step costs in proportion to the number of active
+cells, not the size of the layer.
+
+- :class:`TileCoding` is Albus' CMAC: ``n_tilings`` overlapping grids, each
+  offset by a fraction of a tile (asymmetric offsets, so the tilings do not line
+  up along the diagonal), hashed into a bounded memory. Exactly one cell per
+  tiling is active, at rate 1.
+- :class:`SparseRandomExpansion` is the Marr-Albus expansion: each granule cell
+  sums ``fan_in`` randomly chosen mossy fibres (about 4 in the cerebellum, where
+  the dimension of the granule code is maximal) with random weights and a random
+  threshold; Golgi-cell inhibition keeps only the ``k`` most excited cells
+  (k-winners-take-all), with rates equal to how far they exceed the (k+1)-th.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class TileCoding:
+    """CMAC tile coding, hashed into ``n_cells`` memory cells.
+
+    Parameters
+    ----------
+    n_cells : int
+        Memory size; split evenly between tilings so that two tilings never
+        share a cell.
+    n_tilings : int
+        Number of overlapping tilings: the number of active cells (Albus' C).
+    resolution : float
+        Tiles per unit of scaled input along each axis.
+    """
+
+    def __init__(self, n_cells: int, n_tilings: int, resolution: float):
+        if n_tilings < 1 or n_cells < n_tilings:
+            raise ValueError(f"need 1 <= n_tilings <= n_cells, got {n_tilings} and {n_cells}")
+        if resolution <= 0:
+            raise ValueError(f"resolution must be positive, got {resolution}")
+        self.n_cells = n_cells
+        self.n_tilings = n_tilings
+        self.resolution = resolution
+
+    @property
+    def n_active(self) -> int:
+        """Number of granule cells active at each step."""
+        return self.n_tilings
+
+    def build(self, n_inputs: int, rng: np.random.Generator) -> None:
+        """Draw the tiling offsets and hash for ``n_inputs`` mossy fibres."""
+        # Miller & Glanz asymmetric displacement (1, 3, 5, ...), in tile units.
+        displacement = 2 * np.arange(n_inputs) + 1
+        tiling = np.arange(self.n_tilings)[:, None]
+        self.offsets = ((tiling * displacement) % self.n_tilings) / self.n_tilings
+        self.multipliers = rng.integers(1, 2**31 - 1, size=n_inputs, dtype=np.int64) | 1
+        self.block = self.n_cells // self.n_tilings
+        self.base = np.arange(self.n_tilings, dtype=np.int64) * self.block
+        self.tiling_salt = rng.integers(0, 2**31 - 1, size=self.n_tilings, dtype=np.int64)
+        self.rates = np.ones(self.n_tilings)
+
+    def activate(self, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return the active cells' indices and rates (all 1) for one input vector."""
+        coords = np.floor(inputs * self.resolution + self.offsets).astype(np.int64)
+        hashed = (coords @ self.multipliers + self.tiling_salt) % self.block
+        return self.base + hashed, self.rates
+
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        """Connectivity for a checkpoint."""
+        return {"cmac_multipliers": self.multipliers, "cmac_salt": self.tiling_salt}
+
+    def set_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        """Restore connectivity from a checkpoint (after :meth:`build`)."""
+        self.multipliers = np.array(arrays["cmac_multipliers"], dtype=np.int64)
+        self.tiling_salt = np.array(arrays["cmac_salt"], dtype=np.int64)
+
+
+class SparseRandomExpansion:
+    """Random sparse expansion with k-winners-take-all sparseness.
+
+    Parameters
+    ----------
+    n_cells : int
+        Number of granule cells.
+    fan_in : int
+        Mossy fibres per granule cell (capped at the number of inputs).
+    n_active : int
+        Cells left active by the Golgi-cell inhibition (k).
+    """
+
+    def __init__(self, n_cells: int, fan_in: int, n_active: int):
+        if not 1 <= n_active < n_cells:
+            raise ValueError(f"need 1 <= n_active < n_cells, got {n_active} and {n_cells}")
+        if fan_in < 1:
+            raise ValueError(f"fan_in must be at least 1, got {fan_in}")
+        self.n_cells = n_cells
+        self.fan_in = fan_in
+        self.n_active = n_active
+
+    def build(self, n_inputs: int, rng: np.random.Generator) -> None:
+        """Draw each granule cell's mossy fibres, synaptic weights and threshold."""
+        fan_in = min(self.fan_in, n_inputs)
+        weights = np.zeros((self.n_cells, n_inputs))
+        for cell in range(self.n_cells):
+            fibres = rng.choice(n_inputs, size=fan_in, replace=False)
+            weights[cell, fibres] = rng.standard_normal(fan_in)
+        # Scaled inputs are of order 1, so a cell's drive is of order sqrt(fan_in);
+        # thresholds spread over that range make cells tuned to different regions.
+        self.weights = weights
+        self.thresholds = rng.uniform(-1.0, 1.0, self.n_cells) * np.sqrt(fan_in)
+
+    def activate(self, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return the k most excited cells and their rates above the (k+1)-th."""
+        drive = self.weights @ inputs - self.thresholds
+        cut = self.n_cells - self.n_active
+        order = np.argpartition(drive, cut - 1)
+        active = order[cut:]
+        return active, drive[active] - drive[order[cut - 1]]
+
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        """Connectivity for a checkpoint."""
+        return {"granule_weights": self.weights, "granule_thresholds": self.thresholds}
+
+    def set_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        """Restore connectivity from a checkpoint (after :meth:`build`)."""
+        self.weights = np.array(arrays["granule_weights"], dtype=np.float64)
+        self.thresholds = np.array(arrays["granule_thresholds"], dtype=np.float64)

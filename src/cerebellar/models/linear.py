@@ -1,0 +1,162 @@
+"""Linear online forward models: recursive least squares and normalised LMS.
+
+These are the reference learners that sit beside the cerebellar substrate. RLS
+is the Kalman-like view: it keeps a covariance of its weight estimate and so
+learns a linear plant in a handful of steps; NLMS is the cheap gradient rule a
+single synapse could implement.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._validation import check_in_range, check_positive
+from .base import OnlineForwardModel
+
+
+class RLS(OnlineForwardModel):
+    """Recursive least squares with exponential forgetting.
+
+    Predicts the change of state as ``W @ z`` with ``z = [state, command, 1]``
+    (scaled only when ``input_scale`` is given: RLS does not need it). With
+    ``forgetting=1`` the weights equal the ridge solution
+    ``(Z^T Z + I / initial_covariance)^-1 Z^T Y`` on all data seen, which tends
+    to ordinary least squares as data accumulate.
+
+    Numerical guards, so that the covariance stays usable over millions of steps:
+    it is symmetrised after every update, and its trace is capped at
+    ``max_covariance * n_inputs`` (under forgetting with poor excitation the
+    covariance would otherwise grow without bound: "wind-up").
+
+    Parameters
+    ----------
+    forgetting : float
+        Forgetting factor in (0, 1]; the memory is about ``1 / (1 - forgetting)`` steps.
+    initial_covariance : float
+        Initial covariance ``P = initial_covariance * I``; large means a weak prior.
+    max_covariance : float
+        Cap on the mean diagonal of the covariance.
+    input_scale : array_like or None
+        Optional fixed scale of the state and command channels.
+    residual : bool
+        Learn the change of state (default) rather than the next state itself.
+    seed : int or None
+        Unused by RLS (it is deterministic); accepted so all models share one signature.
+    """
+
+    _param_names = (
+        "forgetting", "initial_covariance", "max_covariance", "input_scale", "residual", "seed",
+    )
+    _estimates_scale = False
+
+    def __init__(
+        self,
+        forgetting: float = 0.999,
+        initial_covariance: float = 100.0,
+        max_covariance: float = 1e4,
+        input_scale=None,
+        residual: bool = True,
+        seed: int | None = None,
+    ):
+        self.forgetting = forgetting
+        self.initial_covariance = initial_covariance
+        self.max_covariance = max_covariance
+        self.input_scale = input_scale
+        self.residual = residual
+        self.seed = seed
+
+    def _initialise(self, n_inputs, n_outputs, rng):
+        check_in_range(self.forgetting, "forgetting", 0.0, 1.0)
+        check_positive(self.initial_covariance, "initial_covariance")
+        check_positive(self.max_covariance, "max_covariance")
+        self.weights_ = np.zeros((n_outputs, n_inputs))
+        self.covariance_ = np.eye(n_inputs) * self.initial_covariance
+        self._max_trace = self.max_covariance * n_inputs
+
+    def _predict_encoded(self, z):
+        return self.weights_ @ z
+
+    def _predict_encoded_many(self, z):
+        return z @ self.weights_.T
+
+    def _learn_encoded(self, z, target):
+        p = self.covariance_
+        pz = p @ z
+        gain = pz / (self.forgetting + z @ pz)
+        error = target - self.weights_ @ z
+        self.weights_ += np.outer(error, gain)
+        p -= np.outer(gain, pz)
+        p /= self.forgetting
+        # Symmetrise: rounding makes P drift from symmetric, and an asymmetric P
+        # eventually loses positive definiteness.
+        p += p.T
+        p *= 0.5
+        trace = np.trace(p)
+        if trace > self._max_trace:
+            p *= self._max_trace / trace
+        return error
+
+    def _state_arrays(self):
+        return {"weights": self.weights_, "covariance": self.covariance_}
+
+    def _set_state_arrays(self, arrays):
+        self.weights_ = np.array(arrays["weights"], dtype=np.float64)
+        self.covariance_ = np.array(arrays["covariance"], dtype=np.float64)
+
+
+class NLMS(OnlineForwardModel):
+    """Normalised least mean squares: ``W += rate * e z^T / (eps + |z|^2)``.
+
+    Parameters
+    ----------
+    rate : float
+        Step size in (0, 2); each update removes this fraction of the error on
+        the current input.
+    epsilon : float
+        Regulariser of the normalisation.
+    input_scale : array_like or None
+        Fixed scale of the state and command channels, or ``None`` to estimate it
+        online. NLMS converges slowly on badly scaled inputs, so this matters.
+    residual : bool
+        Learn the change of state (default) rather than the next state itself.
+    seed : int or None
+        Unused (NLMS is deterministic); accepted so all models share one signature.
+    """
+
+    _param_names = ("rate", "epsilon", "input_scale", "residual", "seed")
+
+    def __init__(
+        self,
+        rate: float = 0.5,
+        epsilon: float = 1e-3,
+        input_scale=None,
+        residual: bool = True,
+        seed: int | None = None,
+    ):
+        self.rate = rate
+        self.epsilon = epsilon
+        self.input_scale = input_scale
+        self.residual = residual
+        self.seed = seed
+
+    def _initialise(self, n_inputs, n_outputs, rng):
+        check_in_range(self.rate, "rate", 0.0, 2.0)
+        check_positive(self.epsilon, "epsilon")
+        self.weights_ = np.zeros((n_outputs, n_inputs))
+
+    def _predict_encoded(self, z):
+        return self.weights_ @ z
+
+    def _predict_encoded_many(self, z):
+        return z @ self.weights_.T
+
+    def _learn_encoded(self, z, target):
+        error = target - self.weights_ @ z
+        self.weights_ += np.outer(error, z * (self.rate / (self.epsilon + z @ z)))
+        return error
+
+    def _state_arrays(self):
+        return {"weights": self.weights_}
+
+    def _set_state_arrays(self, arrays):
+        self.weights_ = np.array(arrays["weights"], dtype=np.float64)
