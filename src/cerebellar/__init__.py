@@ -6,6 +6,7 @@ feedback controller's command is refined through the model (the seed's
 procedure), and internal feedback predicts the present from delayed senses.
 """
 
+from . import envs  # noqa: F401  (registers the cerebellar/ environments)
 from ._io import CheckpointError
 from .agent import Agent
 from .control import ActionMap, ForwardModelController, LinearFeedback

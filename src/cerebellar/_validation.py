@@ -7,11 +7,18 @@ reported where it enters, with the name of the offending argument.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
 def as_finite_vector(value, name: str, size: int | None = None) -> np.ndarray:
-    """Return ``value`` as a new 1-D float64 array, or raise a clear error.
+    """Return ``value`` as a 1-D float64 array, or raise a clear error.
+
+    This sits on every hot path, so it avoids work where it can: a float64
+    vector is returned as is (callers never modify it), and finiteness is
+    checked through one dot product, which is NaN or infinite exactly when an
+    entry is (or, rarely, on overflow, which the slow path then clears).
 
     Parameters
     ----------
@@ -25,7 +32,7 @@ def as_finite_vector(value, name: str, size: int | None = None) -> np.ndarray:
     Returns
     -------
     numpy.ndarray
-        A fresh copy, so callers may keep it without aliasing the caller's data.
+        The values as float64; the input itself when it already is one.
 
     Raises
     ------
@@ -34,17 +41,20 @@ def as_finite_vector(value, name: str, size: int | None = None) -> np.ndarray:
     TypeError
         If the value is not numeric.
     """
-    try:
-        array = np.array(value, dtype=np.float64, copy=True)
-    except (TypeError, ValueError) as error:
-        raise TypeError(f"{name} must be numeric, got {value!r}") from error
-    if array.ndim == 0:
-        array = array.reshape(1)
+    if type(value) is np.ndarray and value.dtype == np.float64:
+        array = value
+    else:
+        try:
+            array = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError) as error:
+            raise TypeError(f"{name} must be numeric, got {value!r}") from error
     if array.ndim != 1:
-        raise ValueError(f"{name} must be a 1-D vector, got shape {array.shape}")
+        if array.ndim != 0:
+            raise ValueError(f"{name} must be a 1-D vector, got shape {array.shape}")
+        array = array.reshape(1)
     if size is not None and array.shape[0] != size:
         raise ValueError(f"{name} must have length {size}, got length {array.shape[0]}")
-    if not np.all(np.isfinite(array)):
+    if not math.isfinite(array @ array) and not np.all(np.isfinite(array)):
         bad = np.flatnonzero(~np.isfinite(array)).tolist()
         raise ValueError(f"{name} contains NaN or infinite values at index {bad}: {array}")
     return array

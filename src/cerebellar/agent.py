@@ -115,6 +115,8 @@ class Agent:
             input_scale = _default_input_scale(preset, obs_space, actions)
         if isinstance(model, str):
             model = make_model(model, seed=seed, input_scale=input_scale, **model_params)
+        if hasattr(model, "initialise"):
+            model.initialise(n_state, actions.n_command)
         elif model_params:
             raise ValueError("model_params are only used with a model given by name")
         names = preset.observation_names if preset is not None else None

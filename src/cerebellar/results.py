@@ -101,7 +101,7 @@ class RunResult:
         )
 
     def to_dict(self) -> dict:
-        """The per-seed summary as plain Python types (for JSON)."""
+        """Return the per-seed summary as plain Python types (for JSON)."""
         return {
             "env": self.env_id,
             "label": self.label,
@@ -194,10 +194,13 @@ class RunResult:
             axis.axhline(0.0, color="0.7", lw=0.5)
             axis.set_ylabel(names[channel])
         axis = axes[len(channels)]
-        axis.plot(time, applied[:, 0], lw=0.5, color="0.6", label="applied")
-        axis.plot(time, commands[:, 0], lw=0.8, label="command")
-        axis.set_ylabel("command")
-        axis.legend(loc="upper right", fontsize="small")
+        # The applied command (e.g. +-10 N) and the controller's continuous command
+        # can differ by orders of magnitude: give each its own axis.
+        axis.plot(time, applied[:, 0], lw=0.5, color="0.6")
+        axis.set_ylabel("applied", color="0.4")
+        twin = axis.twinx()
+        twin.plot(time, commands[:, 0], lw=0.8, color="tab:blue")
+        twin.set_ylabel("command", color="tab:blue")
         axis = axes[-1]
         axis.semilogy(time, np.maximum(errors, 1e-12), lw=0.6, color="tab:red")
         axis.set_ylabel("|prediction error|")

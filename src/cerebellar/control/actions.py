@@ -55,6 +55,8 @@ class ActionMap:
                 )
             self.discrete = True
             self.values = values
+            self._scalar = values.shape[1] == 1
+            self._flat_values = values[:, 0]
             self.low = values.min(axis=0)
             self.high = values.max(axis=0)
         else:
@@ -70,8 +72,9 @@ class ActionMap:
     def to_action(self, command: np.ndarray):
         """Return the action that sends ``command`` (clipped or nearest)."""
         if self.discrete:
-            distances = np.sum((self.values - command) ** 2, axis=1)
-            return int(np.argmin(distances))
+            if self._scalar:
+                return int(np.argmin(np.abs(self._flat_values - command[0])))
+            return int(np.argmin(np.sum((self.values - command) ** 2, axis=1)))
         return np.clip(command, self.low, self.high).astype(self.space.dtype)
 
     def to_command(self, action) -> np.ndarray:

@@ -43,6 +43,7 @@ class LinearFeedback:
             np.asarray(high, dtype=np.float64), (n_command,)).copy()
         if np.any(self.low > self.high) or np.any(np.isnan(self.low) | np.isnan(self.high)):
             raise ValueError(f"output limits must satisfy low <= high, got {self.low}, {self.high}")
+        self._bounded = bool(np.any(np.isfinite(self.low)) or np.any(np.isfinite(self.high)))
 
     @property
     def n_state(self) -> int:
@@ -56,7 +57,10 @@ class LinearFeedback:
 
     def __call__(self, state: np.ndarray) -> np.ndarray:
         """Return the command for ``state`` (assumed already validated)."""
-        return np.clip(self.gains @ (self.setpoint - state), self.low, self.high)
+        command = self.gains @ (self.setpoint - state)
+        if self._bounded:
+            command = np.minimum(np.maximum(command, self.low), self.high)
+        return command
 
     def command(self, state) -> np.ndarray:
         """Validate ``state`` and return the command."""

@@ -17,9 +17,13 @@ a phase lead taken from the model.
 
 from __future__ import annotations
 
+import math
+from functools import partial
+
 import numpy as np
 
 from .._validation import as_finite_vector
+from ..models.linear import AffinePredictor
 from .feedback import LinearFeedback
 
 
@@ -48,6 +52,7 @@ class ForwardModelController:
         self.iterations = int(iterations)
         self.low = -np.inf if low is None else np.asarray(low, dtype=np.float64)
         self.high = np.inf if high is None else np.asarray(high, dtype=np.float64)
+        self._scalar_limits = (float(np.max(self.low)), float(np.min(self.high)))
 
     def command(self, state) -> np.ndarray:
         """Return the refined command for ``state``.
@@ -64,8 +69,53 @@ class ForwardModelController:
         """
         n_state = self.feedback.n_state if isinstance(self.feedback, LinearFeedback) else None
         state = as_finite_vector(state, "state", n_state)
-        command = np.clip(self.feedback(state), self.low, self.high)
+        low, high = self.low, self.high
+        command = np.minimum(np.maximum(self.feedback(state), low), high)
+        if self.iterations == 0:
+            return command
+        # A model that can precompute its state-dependent part does so once for
+        # all K refinements (see OnlineForwardModel.predictor).
+        if hasattr(self.model, "predictor") and getattr(self.model, "is_initialised", False):
+            predict = self.model.predictor(state)
+        else:
+            predict = partial(self.model.predict, state)
+        if isinstance(predict, AffinePredictor) and isinstance(self.feedback, LinearFeedback):
+            command = self._refine_affine(command, predict)
+        else:
+            for _ in range(self.iterations):
+                command = np.minimum(
+                    np.maximum(command + self.feedback(predict(command)), low), high
+                )
+        if not math.isfinite(command @ command):
+            raise FloatingPointError(
+                f"the refined command is not finite ({command}): the forward model diverged"
+            )
+        return command
+
+    def _refine_affine(self, command, predict):
+        """Run the refinement when model and controller are both affine.
+
+        With ``s_hat = a + B u`` and ``C(s) = clip(G (r - s))``, each refinement
+        is ``u <- clip(u + clip(G (r - a) - G B u))``: the same arithmetic as the
+        general loop, with the products by G computed once.
+        """
+        feedback = self.feedback
+        gains = feedback.gains
+        drive = gains @ (feedback.setpoint - predict.offset)
+        coupling = gains @ predict.slope
+        low, high = self.low, self.high
+        if command.shape[0] == 1:
+            # One command channel: the same iteration in Python floats, which for
+            # a handful of scalars is several times faster than numpy calls.
+            u, d, g = command.item(), drive.item(), coupling.item()
+            lo, hi = self._scalar_limits
+            c_lo, c_hi = feedback.low.item(), feedback.high.item()
+            for _ in range(self.iterations):
+                u = min(max(u + min(max(d - g * u, c_lo), c_hi), lo), hi)
+            return np.array([u])
         for _ in range(self.iterations):
-            predicted = self.model.predict(state, command)
-            command = np.clip(command + self.feedback(predicted), self.low, self.high)
+            correction = drive - coupling @ command
+            if feedback._bounded:
+                correction = np.minimum(np.maximum(correction, feedback.low), feedback.high)
+            command = np.minimum(np.maximum(command + correction, low), high)
         return command

@@ -100,6 +100,46 @@ class OnlineForwardModel:
         self.n_learned_ += 1
         return self._learn_encoded(z, target)
 
+    def predictor(self, state):
+        """Return a function ``command -> predicted next state`` for one fixed state.
+
+        The controller asks the model about several commands for the same state
+        (the K refinements). The part of the computation that depends on the
+        state alone is done once, here. The returned function is valid until the
+        model next learns, and trusts its argument: a finite float64 vector of
+        the command's length.
+
+        Parameters
+        ----------
+        state : array_like, shape (n_state,)
+            The current sensory state.
+
+        Returns
+        -------
+        callable
+            ``f(command) -> numpy.ndarray`` equal to ``predict(state, command)``.
+        """
+        if not self.is_initialised:
+            raise RuntimeError(
+                "a blank model does not know its sizes yet: call initialise(n_state, n_command) "
+                "or predict once before asking for a predictor"
+            )
+        state = as_finite_vector(state, "state", self.n_state_)
+        inverse_scale = self.mossy_._inverse_scale
+        return self._predictor(
+            state, state * inverse_scale[: self.n_state_], inverse_scale[self.n_state_ :]
+        )
+
+    def _predictor(self, state, scaled_state, command_inverse_scale):
+        """Return a generic predictor that encodes and predicts per command (models may cache)."""
+
+        def predict_command(command):
+            z = np.concatenate((scaled_state, command * command_inverse_scale, (1.0,)))
+            change = self._predict_encoded(z)
+            return state + change if self.residual else change
+
+        return predict_command
+
     def predict_many(self, states, commands) -> np.ndarray:
         """Predict the next state for each row of ``states`` and ``commands``."""
         states = np.asarray(states, dtype=np.float64)
@@ -182,13 +222,15 @@ class OnlineForwardModel:
 
     # -- internals ---------------------------------------------------------------------
     def _check(self, state, command) -> tuple[np.ndarray, np.ndarray]:
-        state = as_finite_vector(state, "state", self.n_state_ if self.is_initialised else None)
-        command = as_finite_vector(
-            command, "command", self.n_command_ if self.is_initialised else None
-        )
         if not self.is_initialised:
+            state = as_finite_vector(state, "state")
+            command = as_finite_vector(command, "command")
             self._setup(state.shape[0], command.shape[0])
-        return state, command
+            return state, command
+        return (
+            as_finite_vector(state, "state", self.n_state_),
+            as_finite_vector(command, "command", self.n_command_),
+        )
 
     def _check_sizes(self, n_state: int, n_command: int) -> None:
         if (n_state, n_command) != (self.n_state_, self.n_command_):
@@ -196,6 +238,20 @@ class OnlineForwardModel:
                 f"model was sized for state length {self.n_state_} and command length "
                 f"{self.n_command_}, got {n_state} and {n_command}"
             )
+
+    def initialise(self, n_state: int, n_command: int) -> None:
+        """Size a blank model for states of length ``n_state`` and commands of ``n_command``.
+
+        Models size themselves on their first call; this does it ahead of time
+        (the agent calls it, knowing the spaces). On a model already sized the
+        same way it does nothing; other sizes raise ValueError.
+        """
+        if self.is_initialised:
+            self._check_sizes(n_state, n_command)
+            return
+        if int(n_state) < 1 or int(n_command) < 1:
+            raise ValueError(f"n_state and n_command must be positive, got {n_state}, {n_command}")
+        self._setup(int(n_state), int(n_command))
 
     def _setup(self, n_state: int, n_command: int) -> None:
         self.n_state_ = n_state

@@ -125,6 +125,28 @@ class Cerebellum(OnlineForwardModel):
         self._last = (z, active, rates, purkinje, nuclear)
         return nuclear, active, rates
 
+    def _predictor(self, state, scaled_state, command_inverse_scale):
+        # The granule drive and the nuclear drive from the state are the same for
+        # every command tried in the refinements: compute them once.
+        n_state = scaled_state.shape[0]
+        layer = self.granule_layer_
+        prepared = layer.prepare(scaled_state)
+        weights = self.nuclear_weights_
+        direct = weights[:, :n_state] @ scaled_state + weights[:, -1]
+        offset = state if self.residual else 0.0
+        command_weights = weights[:, n_state:-1]
+        purkinje_weights = self.purkinje_weights_
+
+        def predict_command(command):
+            scaled_command = command * command_inverse_scale
+            active, rates = layer.activate_rest(prepared, scaled_command)
+            purkinje = purkinje_weights[:, active] @ rates
+            nuclear = direct + command_weights @ scaled_command - purkinje
+            self._last = ((scaled_state, scaled_command), active, rates, purkinje, nuclear)
+            return offset + nuclear
+
+        return predict_command
+
     def _predict_encoded(self, z):
         return self._forward(z)[0]
 
@@ -140,7 +162,7 @@ class Cerebellum(OnlineForwardModel):
         return error
 
     def activity(self) -> dict[str, np.ndarray]:
-        """Population activity of the last step (a prediction or a learning step).
+        """Return the population activity of the last step (a prediction or a learning step).
 
         Returns
         -------
@@ -153,6 +175,8 @@ class Cerebellum(OnlineForwardModel):
         if getattr(self, "_last", None) is None:
             raise RuntimeError("no activity yet: call predict or learn first")
         z, active, rates, purkinje, nuclear = self._last
+        if isinstance(z, tuple):  # from a predictor: the state and command parts
+            z = np.concatenate((*z, (1.0,)))
         granule = np.zeros(self.granule_layer_.n_cells)
         granule[active] = rates
         return {

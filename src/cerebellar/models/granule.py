@@ -67,8 +67,20 @@ class TileCoding:
         hashed = (coords @ self.multipliers + self.tiling_salt) % self.block
         return self.base + hashed, self.rates
 
+    def prepare(self, leading: np.ndarray) -> np.ndarray:
+        """Precompute the hash share of the first inputs (the state), for :meth:`activate_rest`."""
+        n = leading.shape[0]
+        coords = np.floor(leading * self.resolution + self.offsets[:, :n]).astype(np.int64)
+        return coords @ self.multipliers[:n] + self.tiling_salt
+
+    def activate_rest(self, prepared: np.ndarray, rest: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Activate with the state's share from :meth:`prepare` and the remaining inputs."""
+        n = rest.shape[0]
+        coords = np.floor(rest * self.resolution + self.offsets[:, -n:]).astype(np.int64)
+        return self.base + (prepared + coords @ self.multipliers[-n:]) % self.block, self.rates
+
     def state_arrays(self) -> dict[str, np.ndarray]:
-        """Connectivity for a checkpoint."""
+        """Return the connectivity for a checkpoint."""
         return {"cmac_multipliers": self.multipliers, "cmac_salt": self.tiling_salt}
 
     def set_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
@@ -113,14 +125,25 @@ class SparseRandomExpansion:
 
     def activate(self, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Return the k most excited cells and their rates above the (k+1)-th."""
-        drive = self.weights @ inputs - self.thresholds
+        return self._winners(self.weights @ inputs - self.thresholds)
+
+    def prepare(self, leading: np.ndarray) -> np.ndarray:
+        """Precompute the drive from the first inputs (the state), for :meth:`activate_rest`."""
+        return self.weights[:, : leading.shape[0]] @ leading - self.thresholds
+
+    def activate_rest(self, prepared: np.ndarray, rest: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Activate with the state's drive from :meth:`prepare` and the remaining inputs."""
+        return self._winners(prepared + self.weights[:, -rest.shape[0] :] @ rest)
+
+    def _winners(self, drive: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # Golgi inhibition as k-winners-take-all: the rate is the excess over the (k+1)-th.
         cut = self.n_cells - self.n_active
         order = np.argpartition(drive, cut - 1)
         active = order[cut:]
         return active, drive[active] - drive[order[cut - 1]]
 
     def state_arrays(self) -> dict[str, np.ndarray]:
-        """Connectivity for a checkpoint."""
+        """Return the connectivity for a checkpoint."""
         return {"granule_weights": self.weights, "granule_thresholds": self.thresholds}
 
     def set_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:

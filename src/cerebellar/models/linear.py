@@ -8,10 +8,40 @@ single synapse could implement.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .._validation import check_in_range, check_positive
 from .base import OnlineForwardModel
+
+
+class AffinePredictor:
+    """A prediction that is affine in the command: ``f(u) = offset + slope @ u``.
+
+    Returned by linear models' ``predictor``; the controller can then run the
+    refinement as an affine iteration instead of calling the model K times.
+    """
+
+    __slots__ = ("offset", "slope")
+
+    def __init__(self, offset: np.ndarray, slope: np.ndarray):
+        self.offset = offset
+        self.slope = slope
+
+    def __call__(self, command: np.ndarray) -> np.ndarray:
+        """Return the predicted next state for ``command``."""
+        return self.offset + self.slope @ command
+
+
+def _linear_predictor(model, state, scaled_state, command_inverse_scale):
+    """Predictor for ``change = W z``: the state's share of ``W z`` is computed once."""
+    n_state = scaled_state.shape[0]
+    weights = model.weights_
+    offset = weights[:, :n_state] @ scaled_state + weights[:, -1]
+    if model.residual:
+        offset += state
+    return AffinePredictor(offset, weights[:, n_state:-1] * command_inverse_scale)
 
 
 class RLS(OnlineForwardModel):
@@ -79,19 +109,21 @@ class RLS(OnlineForwardModel):
     def _predict_encoded_many(self, z):
         return z @ self.weights_.T
 
+    _predictor = _linear_predictor
+
     def _learn_encoded(self, z, target):
         p = self.covariance_
         pz = p @ z
-        gain = pz / (self.forgetting + z @ pz)
+        inverse_denominator = 1.0 / (self.forgetting + z @ pz)
         error = target - self.weights_ @ z
-        self.weights_ += np.outer(error, gain)
-        p -= np.outer(gain, pz)
-        p /= self.forgetting
-        # Symmetrise: rounding makes P drift from symmetric, and an asymmetric P
-        # eventually loses positive definiteness.
-        p += p.T
-        p *= 0.5
-        trace = np.trace(p)
+        self.weights_ += error[:, None] * (pz * inverse_denominator)
+        # P <- (P - pz pz^T / d) / forgetting. Forming pz pz^T (rather than
+        # gain pz^T) keeps P exactly symmetric: a_i * a_j == a_j * a_i in floating
+        # point, so rounding cannot make P drift asymmetric and lose definiteness.
+        pz *= math.sqrt(inverse_denominator / self.forgetting)
+        p *= 1.0 / self.forgetting
+        p -= pz[:, None] * pz
+        trace = p.trace()
         if trace > self._max_trace:
             p *= self._max_trace / trace
         return error
@@ -150,9 +182,11 @@ class NLMS(OnlineForwardModel):
     def _predict_encoded_many(self, z):
         return z @ self.weights_.T
 
+    _predictor = _linear_predictor
+
     def _learn_encoded(self, z, target):
         error = target - self.weights_ @ z
-        self.weights_ += np.outer(error, z * (self.rate / (self.epsilon + z @ z)))
+        self.weights_ += error[:, None] * (z * (self.rate / (self.epsilon + z @ z)))
         return error
 
     def _state_arrays(self):
