@@ -94,11 +94,17 @@ class OnlineForwardModel:
         state, command = self._check(state, command)
         next_state = as_finite_vector(next_state, "next_state", self.n_state_)
         raw = np.concatenate((state, command))
-        self.mossy_.observe(raw)
+        if self.n_learned_ == 0:
+            self.mossy_.observe(raw)  # the first sample sets an estimated scale
         z = self.mossy_.encode(raw)
         target = next_state - state if self.residual else next_state
+        error = self._learn_encoded(z, target)
+        # Update an estimated scale only after learning, so that the error returned
+        # is exactly next_state - predict(state, command) as it was before the call.
+        if self.n_learned_ > 0:
+            self.mossy_.observe(raw)
         self.n_learned_ += 1
-        return self._learn_encoded(z, target)
+        return error
 
     def predictor(self, state):
         """Return a function ``command -> predicted next state`` for one fixed state.
@@ -215,6 +221,11 @@ class OnlineForwardModel:
                 model._setup(int(arrays["n_state"]), int(arrays["n_command"]))
                 model.n_learned_ = int(arrays["n_learned"])
                 model.mossy_.set_state_arrays(arrays)
+                for key, blank in model._state_arrays().items():
+                    if arrays[key].shape != np.shape(blank):
+                        raise ValueError(
+                            f"array {key!r} has shape {arrays[key].shape}, expected {np.shape(blank)}"
+                        )
                 model._set_state_arrays(arrays)
         except (KeyError, TypeError, ValueError) as error:
             raise CheckpointError(f"checkpoint {path} is incomplete or inconsistent: {error}") from error

@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import check_positive
+from .._validation import check_in_range, check_positive
 from .base import OnlineForwardModel
 from .granule import SparseRandomExpansion, TileCoding
+from .linear import rls_update
 
 GRANULE_LAYERS = ("cmac", "random")
+NUCLEAR_RULES = ("rls", "nlms")
 
 
 class Cerebellum(OnlineForwardModel):
@@ -34,8 +36,10 @@ class Cerebellum(OnlineForwardModel):
     ----------
     granule : {"cmac", "random"}
         The granule layer: CMAC tile coding, or a sparse random expansion.
-    n_granule : int
-        Number of granule cells (the CMAC's hashed memory size).
+    n_granule : int or None
+        Number of granule cells (the CMAC's hashed memory size). By default
+        4,096 for CMAC, whose cost does not depend on it, and 1,024 for the
+        random expansion, whose k-winners-take-all step costs in proportion to it.
     n_tilings : int
         CMAC only: number of tilings, i.e. active granule cells per step.
     resolution : float
@@ -47,9 +51,18 @@ class Cerebellum(OnlineForwardModel):
     purkinje_rate : float
         Step size of the parallel-fibre -> Purkinje plasticity (normalised by the
         granule activity, as in Albus' beta / C rule).
+    nuclear_rule : {"rls", "nlms"}
+        Learning rule of the mossy-fibre -> nuclear synapses. ``"rls"`` (the
+        default) is recursive least squares, the Kalman-like state predictor the
+        nuclear populations resemble (Tanaka et al. 2019); it learns a linear
+        plant in a few dozen steps. ``"nlms"`` is a plain normalised LMS synapse,
+        slower on badly conditioned inputs (it fails the delay tasks that
+        ``"rls"`` passes; see the evaluation).
     nuclear_rate : float
-        Step size of the mossy-fibre -> nuclear plasticity (normalised LMS).
-        The two rates add: keep their sum below 2 for stability.
+        Step size of the ``"nlms"`` nuclear rule; it adds to ``purkinje_rate``,
+        and their sum must stay below 2 for stability.
+    forgetting : float
+        Forgetting factor of the ``"rls"`` nuclear rule, in (0, 1].
     direct_path : bool
         Whether the mossy-fibre collaterals to the nuclei learn; without it the
         prediction comes from the granule path alone.
@@ -63,26 +76,30 @@ class Cerebellum(OnlineForwardModel):
     Attributes
     ----------
     nuclear_weights_ : numpy.ndarray, shape (n_state, n_inputs)
-        Mossy-fibre -> nuclear synapses.
+        Mossy-fibre -> nuclear synapses (on the unscaled inputs with the rls
+        rule, on the scaled mossy rates with the nlms rule; bias last).
     purkinje_weights_ : numpy.ndarray, shape (n_state, n_granule)
         Parallel-fibre -> Purkinje synapses (one Purkinje cell per predicted channel).
     """
 
     _param_names = (
         "granule", "n_granule", "n_tilings", "resolution", "fan_in", "n_active",
-        "purkinje_rate", "nuclear_rate", "direct_path", "input_scale", "residual", "seed",
+        "purkinje_rate", "nuclear_rule", "nuclear_rate", "forgetting", "direct_path",
+        "input_scale", "residual", "seed",
     )
 
     def __init__(
         self,
         granule: str = "cmac",
-        n_granule: int = 4096,
+        n_granule: int | None = None,
         n_tilings: int = 16,
         resolution: float = 2.0,
         fan_in: int = 4,
-        n_active: int = 64,
+        n_active: int = 32,
         purkinje_rate: float = 0.1,
+        nuclear_rule: str = "rls",
         nuclear_rate: float = 0.5,
+        forgetting: float = 0.999,
         direct_path: bool = True,
         input_scale=None,
         residual: bool = True,
@@ -95,7 +112,9 @@ class Cerebellum(OnlineForwardModel):
         self.fan_in = fan_in
         self.n_active = n_active
         self.purkinje_rate = purkinje_rate
+        self.nuclear_rule = nuclear_rule
         self.nuclear_rate = nuclear_rate
+        self.forgetting = forgetting
         self.direct_path = direct_path
         self.input_scale = input_scale
         self.residual = residual
@@ -103,27 +122,50 @@ class Cerebellum(OnlineForwardModel):
 
     def _initialise(self, n_inputs, n_outputs, rng):
         if self.granule == "cmac":
-            self.granule_layer_ = TileCoding(self.n_granule, self.n_tilings, self.resolution)
+            cells = 4096 if self.n_granule is None else self.n_granule
+            self.granule_layer_ = TileCoding(cells, self.n_tilings, self.resolution)
         elif self.granule == "random":
-            self.granule_layer_ = SparseRandomExpansion(self.n_granule, self.fan_in, self.n_active)
+            cells = 1024 if self.n_granule is None else self.n_granule
+            self.granule_layer_ = SparseRandomExpansion(cells, self.fan_in, self.n_active)
         else:
             raise ValueError(f"unknown granule layer {self.granule!r}; choose one of {GRANULE_LAYERS}")
         check_positive(self.purkinje_rate, "purkinje_rate")
-        check_positive(self.nuclear_rate, "nuclear_rate")
-        if self.purkinje_rate + (self.nuclear_rate if self.direct_path else 0.0) >= 2.0:
-            raise ValueError("purkinje_rate + nuclear_rate must be below 2 for a stable update")
+        if self.nuclear_rule not in NUCLEAR_RULES:
+            raise ValueError(f"unknown nuclear_rule {self.nuclear_rule!r}; choose one of {NUCLEAR_RULES}")
+        if self.nuclear_rule == "nlms":
+            check_positive(self.nuclear_rate, "nuclear_rate")
+            if self.purkinje_rate + (self.nuclear_rate if self.direct_path else 0.0) >= 2.0:
+                raise ValueError("purkinje_rate + nuclear_rate must be below 2 for a stable update")
+        else:
+            check_in_range(self.forgetting, "forgetting", 0.0, 1.0)
+            if self.direct_path and self.purkinje_rate >= 1.0:
+                raise ValueError("with the rls nuclear rule, purkinje_rate must be below 1")
         # The granule layer sees the scaled state and command, not the bias fibre.
         self.granule_layer_.build(n_inputs - 1, rng)
         self.nuclear_weights_ = np.zeros((n_outputs, n_inputs))
         self.purkinje_weights_ = np.zeros((n_outputs, self.granule_layer_.n_cells))
+        if self.nuclear_rule == "rls":
+            self.nuclear_covariance_ = np.eye(n_inputs) * 100.0
+            self._max_trace = 1e4 * n_inputs
         self._last = None
+
+    def _nuclear_input(self, z):
+        # The rls rule reads the mossy fibres in their own units: RLS does not need
+        # the scaling, and an estimated scale that drifts would leave its
+        # covariance describing inputs that no longer exist.
+        if self.nuclear_rule != "rls":
+            return z
+        raw = z.copy()
+        raw[:-1] /= self.mossy_._inverse_scale
+        return raw
 
     def _forward(self, z):
         active, rates = self.granule_layer_.activate(z[:-1])
         purkinje = self.purkinje_weights_[:, active] @ rates
-        nuclear = self.nuclear_weights_ @ z - purkinje
+        nuclear_input = self._nuclear_input(z)
+        nuclear = self.nuclear_weights_ @ nuclear_input - purkinje
         self._last = (z, active, rates, purkinje, nuclear)
-        return nuclear, active, rates
+        return nuclear, active, rates, nuclear_input
 
     def _predictor(self, state, scaled_state, command_inverse_scale):
         # The granule drive and the nuclear drive from the state are the same for
@@ -132,16 +174,17 @@ class Cerebellum(OnlineForwardModel):
         layer = self.granule_layer_
         prepared = layer.prepare(scaled_state)
         weights = self.nuclear_weights_
-        direct = weights[:, :n_state] @ scaled_state + weights[:, -1]
+        raw = self.nuclear_rule == "rls"
+        direct = weights[:, :n_state] @ (state if raw else scaled_state) + weights[:, -1]
         offset = state if self.residual else 0.0
-        command_weights = weights[:, n_state:-1]
+        command_weights = weights[:, n_state:-1] * (1.0 if raw else command_inverse_scale)
         purkinje_weights = self.purkinje_weights_
 
         def predict_command(command):
             scaled_command = command * command_inverse_scale
             active, rates = layer.activate_rest(prepared, scaled_command)
             purkinje = purkinje_weights[:, active] @ rates
-            nuclear = direct + command_weights @ scaled_command - purkinje
+            nuclear = direct + command_weights @ command - purkinje
             self._last = ((scaled_state, scaled_command), active, rates, purkinje, nuclear)
             return offset + nuclear
 
@@ -151,14 +194,23 @@ class Cerebellum(OnlineForwardModel):
         return self._forward(z)[0]
 
     def _learn_encoded(self, z, target):
-        nuclear, active, rates = self._forward(z)
+        nuclear, active, rates, nuclear_input = self._forward(z)
         error = target - nuclear
+        granule_power = rates @ rates
+        if self.direct_path and self.nuclear_rule == "nlms":
+            # Both synapse sets descend one normalised gradient (one denominator):
+            # normalising each by its own input power would change the combined
+            # step's direction every step, and the sum of rates below 2 would no
+            # longer guarantee stability.
+            denominator = granule_power + z @ z
+            self.nuclear_weights_ += np.outer(error, z * (self.nuclear_rate / denominator))
+        else:
+            denominator = granule_power + 1e-12
         # Climbing-fiber error with parallel-fibre activity: LTD where error > 0.
-        self.purkinje_weights_[:, active] -= np.outer(
-            error, rates * (self.purkinje_rate / (rates @ rates + 1e-12))
-        )
-        if self.direct_path:
-            self.nuclear_weights_ += np.outer(error, z * (self.nuclear_rate / (z @ z)))
+        self.purkinje_weights_[:, active] -= np.outer(error, rates * (self.purkinje_rate / denominator))
+        if self.direct_path and self.nuclear_rule == "rls":
+            rls_update(self.nuclear_weights_, self.nuclear_covariance_, nuclear_input, error,
+                       self.forgetting, self._max_trace)
         return error
 
     def activity(self) -> dict[str, np.ndarray]:
@@ -187,13 +239,18 @@ class Cerebellum(OnlineForwardModel):
         }
 
     def _state_arrays(self):
-        return {
+        arrays = {
             "nuclear_weights": self.nuclear_weights_,
             "purkinje_weights": self.purkinje_weights_,
             **self.granule_layer_.state_arrays(),
         }
+        if self.nuclear_rule == "rls":
+            arrays["nuclear_covariance"] = self.nuclear_covariance_
+        return arrays
 
     def _set_state_arrays(self, arrays):
+        if self.nuclear_rule == "rls":
+            self.nuclear_covariance_ = np.array(arrays["nuclear_covariance"], dtype=np.float64)
         self.nuclear_weights_ = np.array(arrays["nuclear_weights"], dtype=np.float64)
         self.purkinje_weights_ = np.array(arrays["purkinje_weights"], dtype=np.float64)
         self.granule_layer_.set_state_arrays(arrays)

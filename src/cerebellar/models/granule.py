@@ -20,6 +20,9 @@ from __future__ import annotations
 
 import numpy as np
 
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # 2^64 / golden ratio, odd
+_SHIFT = np.uint64(32)
+
 
 class TileCoding:
     """CMAC tile coding, hashed into ``n_cells`` memory cells.
@@ -55,8 +58,13 @@ class TileCoding:
         displacement = 2 * np.arange(n_inputs) + 1
         tiling = np.arange(self.n_tilings)[:, None]
         self.offsets = ((tiling * displacement) % self.n_tilings) / self.n_tilings
+        # The tile coordinates are combined linearly (h = coords . multipliers + salt)
+        # and then mixed by Fibonacci hashing, which keeps the high bits of
+        # h * 2^64/phi: taking h modulo the block directly would map whole lattices
+        # of distant inputs (those with k . multipliers = 0 mod block) onto the same cells.
         self.multipliers = rng.integers(1, 2**31 - 1, size=n_inputs, dtype=np.int64) | 1
         self.block = self.n_cells // self.n_tilings
+        self._block_u64 = np.uint64(self.block)
         self.base = np.arange(self.n_tilings, dtype=np.int64) * self.block
         self.tiling_salt = rng.integers(0, 2**31 - 1, size=self.n_tilings, dtype=np.int64)
         self.rates = np.ones(self.n_tilings)
@@ -64,8 +72,7 @@ class TileCoding:
     def activate(self, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Return the active cells' indices and rates (all 1) for one input vector."""
         coords = np.floor(inputs * self.resolution + self.offsets).astype(np.int64)
-        hashed = (coords @ self.multipliers + self.tiling_salt) % self.block
-        return self.base + hashed, self.rates
+        return self._cells(coords @ self.multipliers + self.tiling_salt), self.rates
 
     def prepare(self, leading: np.ndarray) -> np.ndarray:
         """Precompute the hash share of the first inputs (the state), for :meth:`activate_rest`."""
@@ -77,7 +84,12 @@ class TileCoding:
         """Activate with the state's share from :meth:`prepare` and the remaining inputs."""
         n = rest.shape[0]
         coords = np.floor(rest * self.resolution + self.offsets[:, -n:]).astype(np.int64)
-        return self.base + (prepared + coords @ self.multipliers[-n:]) % self.block, self.rates
+        return self._cells(prepared + coords @ self.multipliers[-n:]), self.rates
+
+    def _cells(self, hashed: np.ndarray) -> np.ndarray:
+        # Fibonacci hashing in wrapping uint64 arithmetic; the high 32 bits pick the cell.
+        mixed = hashed.view(np.uint64) * _GOLDEN
+        return self.base + ((mixed >> _SHIFT) % self._block_u64).view(np.int64)
 
     def state_arrays(self) -> dict[str, np.ndarray]:
         """Return the connectivity for a checkpoint."""

@@ -16,6 +16,29 @@ from .._validation import check_in_range, check_positive
 from .base import OnlineForwardModel
 
 
+def rls_update(weights, covariance, z, error, forgetting: float, max_trace: float) -> None:
+    """Apply one recursive-least-squares step in place.
+
+    ``weights += error k^T`` with gain ``k = P z / (forgetting + z^T P z)``, and
+    ``P <- (P - P z z^T P / (forgetting + z^T P z)) / forgetting``, its trace
+    capped at ``max_trace``. Shared by :class:`RLS` and the deep-nuclear
+    readout of :class:`~cerebellar.models.Cerebellum`.
+    """
+    pz = covariance @ z
+    inverse_denominator = 1.0 / (forgetting + z @ pz)
+    weights += error[:, None] * (pz * inverse_denominator)
+    # Forming the update as (c pz)(c pz)^T, rather than gain pz^T, keeps P exactly
+    # symmetric: a_i * a_j == a_j * a_i in floating point, so rounding cannot make
+    # P drift asymmetric and lose definiteness.
+    pz *= math.sqrt(inverse_denominator / forgetting)
+    covariance *= 1.0 / forgetting
+    covariance -= pz[:, None] * pz
+    trace = covariance.trace()
+    if trace > max_trace:
+        # Wind-up guard: under forgetting with poor excitation P grows without bound.
+        covariance *= max_trace / trace
+
+
 class AffinePredictor:
     """A prediction that is affine in the command: ``f(u) = offset + slope @ u``.
 
@@ -99,6 +122,11 @@ class RLS(OnlineForwardModel):
         check_in_range(self.forgetting, "forgetting", 0.0, 1.0)
         check_positive(self.initial_covariance, "initial_covariance")
         check_positive(self.max_covariance, "max_covariance")
+        if self.initial_covariance > self.max_covariance:
+            raise ValueError(
+                f"initial_covariance ({self.initial_covariance}) must not exceed max_covariance "
+                f"({self.max_covariance}): the cap would rescale the prior on the first step"
+            )
         self.weights_ = np.zeros((n_outputs, n_inputs))
         self.covariance_ = np.eye(n_inputs) * self.initial_covariance
         self._max_trace = self.max_covariance * n_inputs
@@ -112,20 +140,8 @@ class RLS(OnlineForwardModel):
     _predictor = _linear_predictor
 
     def _learn_encoded(self, z, target):
-        p = self.covariance_
-        pz = p @ z
-        inverse_denominator = 1.0 / (self.forgetting + z @ pz)
         error = target - self.weights_ @ z
-        self.weights_ += error[:, None] * (pz * inverse_denominator)
-        # P <- (P - pz pz^T / d) / forgetting. Forming pz pz^T (rather than
-        # gain pz^T) keeps P exactly symmetric: a_i * a_j == a_j * a_i in floating
-        # point, so rounding cannot make P drift asymmetric and lose definiteness.
-        pz *= math.sqrt(inverse_denominator / self.forgetting)
-        p *= 1.0 / self.forgetting
-        p -= pz[:, None] * pz
-        trace = p.trace()
-        if trace > self._max_trace:
-            p *= self._max_trace / trace
+        rls_update(self.weights_, self.covariance_, z, error, self.forgetting, self._max_trace)
         return error
 
     def _state_arrays(self):

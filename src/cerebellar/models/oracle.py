@@ -1,0 +1,46 @@
+"""The true dynamics as a forward model: the ceiling a learned model can reach."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._validation import as_finite_vector
+
+
+class OracleModel:
+    """A forward model that knows the plant: it calls the environment's true dynamics.
+
+    It follows the plant as it is now, so after a
+    :class:`~cerebellar.envs.DynamicsChange` it predicts with the new
+    parameters. It does not learn; ``learn`` returns its (zero, up to noise)
+    prediction error so that traces stay comparable with learned models.
+
+    Parameters
+    ----------
+    env : gymnasium.Env
+        An environment (possibly wrapped) whose unwrapped plant has a method
+        ``dynamics(state, command) -> next_state``, such as
+        ``cerebellar/CartPoleContinuous-v0``.
+
+    Raises
+    ------
+    ValueError
+        If the environment exposes no true dynamics.
+    """
+
+    def __init__(self, env):
+        plant = env.unwrapped
+        if not callable(getattr(plant, "dynamics", None)):
+            raise ValueError(
+                f"{type(plant).__name__} exposes no true dynamics (a dynamics(state, command) "
+                "method), so no oracle model can be built for it"
+            )
+        self._plant = plant
+
+    def predict(self, state, command) -> np.ndarray:
+        """Return the true next state."""
+        return self._plant.dynamics(as_finite_vector(state, "state"), as_finite_vector(command, "command"))
+
+    def learn(self, state, command, next_state) -> np.ndarray:
+        """Learn nothing; return the prediction error."""
+        return as_finite_vector(next_state, "next_state") - self.predict(state, command)
