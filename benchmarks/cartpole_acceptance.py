@@ -44,9 +44,9 @@ def first_episode(job):
 
 def long_run(job):
     """Return (steps survived, how it ended, seconds) for one continuous run."""
-    model, iterations, steps, seed = job
+    model, gains_name, steps, seed = job
     env = gym.make("CartPole-v1", max_episode_steps=steps)
-    agent = Agent.for_env(env, model=model, iterations=iterations, seed=seed)
+    agent = Agent.for_env(env, model=model, gains=GAINS[gains_name], seed=seed)
     started = time.perf_counter()
     trace = run_episodes(agent, env, episodes=1, seed=seed).episodes[0]
     x, _, theta, _ = trace.observations[-1]
@@ -84,18 +84,19 @@ def main() -> None:
         print(f"| {name} | {k} | {gains} | {np.sum(values == 500)}/{len(values)} "
               f"| {values.min()} | {np.median(values):.0f} |")
 
-    jobs = [(m, 3, args.long_steps, s) for m in MODELS for s in range(args.long_seeds)]
+    jobs = [(m, "preset", args.long_steps, s) for m in MODELS for s in range(args.long_seeds)]
+    jobs += [("rls", "seed", args.long_steps, s) for s in range(args.long_seeds)]
     outcomes: dict = {}
     with ProcessPoolExecutor(args.workers) as pool:
-        for (model, _, _, _), steps, ending, seconds in pool.map(long_run, jobs):
-            outcomes.setdefault(model, []).append((steps, ending, seconds))
+        for (model, gains, _, _), steps, ending, seconds in pool.map(long_run, jobs):
+            outcomes.setdefault((model, gains), []).append((steps, ending, seconds))
     print(f"\n### One continuous run, {args.long_steps} steps allowed, seeds 0-{args.long_seeds - 1}\n")
-    print("| model | survived | fewest steps | endings | seconds per run |")
-    print("|---|---|---|---|---|")
-    for model, runs in outcomes.items():
+    print("| model | K | gains | survived | fewest steps | endings | seconds per run |")
+    print("|---|---|---|---|---|---|---|")
+    for (model, gains), runs in outcomes.items():
         steps = np.array([r[0] for r in runs])
         endings = sorted({r[1] for r in runs if r[1] != "survived"}) or ["-"]
-        print(f"| {model} | {np.sum(steps == args.long_steps)}/{len(runs)} | {steps.min()} "
+        print(f"| {model} | 3 | {gains} | {np.sum(steps == args.long_steps)}/{len(runs)} | {steps.min()} "
               f"| {', '.join(endings)} | {np.median([r[2] for r in runs]):.1f} |")
 
 

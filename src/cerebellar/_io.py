@@ -12,6 +12,7 @@ import json
 import os
 import tempfile
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,37 @@ FORMAT_TAG = "cerebellar-checkpoint-v1"
 
 class CheckpointError(ValueError):
     """A checkpoint file is missing, corrupt, or of the wrong kind."""
+
+
+@contextmanager
+def atomic_write(path, mode: str = "w", **open_kwargs):
+    """Open a temporary file beside ``path``; on success, rename it over ``path``.
+
+    A reader never sees a half-written file, and a failure (an exception in the
+    ``with`` block) leaves the previous file at ``path`` untouched and removes the
+    temporary one. Parent folders are created.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The destination.
+    mode : str
+        ``"w"`` for text or ``"wb"`` for bytes.
+    **open_kwargs
+        Passed to :func:`open` (e.g. ``newline=""`` for CSV).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, mode, **open_kwargs) as stream:
+            yield stream
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def save_checkpoint(path, kind: str, params: dict, arrays: dict[str, np.ndarray]) -> Path:
@@ -45,7 +77,6 @@ def save_checkpoint(path, kind: str, params: dict, arrays: dict[str, np.ndarray]
     path = Path(path)
     if path.suffix != ".npz":
         path = path.with_name(path.name + ".npz")
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "__format__": np.array(FORMAT_TAG),
         "__kind__": np.array(kind),
@@ -53,16 +84,8 @@ def save_checkpoint(path, kind: str, params: dict, arrays: dict[str, np.ndarray]
     }
     for key, value in arrays.items():
         payload[key] = np.asarray(value)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.savez(stream, **payload)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, "wb") as stream:
+        np.savez(stream, **payload)
     return path
 
 
@@ -89,7 +112,9 @@ def load_checkpoint(path) -> tuple[str, dict, dict[str, np.ndarray]]:
     try:
         with np.load(path, allow_pickle=False) as archive:
             contents = {key: archive[key] for key in archive.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, NotImplementedError, RuntimeError) as error:
+        # A damaged zip directory can also claim an unknown compression method
+        # (NotImplementedError) or encryption (RuntimeError).
         raise CheckpointError(f"checkpoint {path} is corrupt or not an .npz file: {error}") from error
     if "__format__" not in contents or str(contents["__format__"]) != FORMAT_TAG:
         raise CheckpointError(f"{path} is not a cerebellar checkpoint (no {FORMAT_TAG!r} tag)")

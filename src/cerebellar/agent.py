@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import deque
+
 import numpy as np
 from gymnasium import spaces
 
@@ -27,22 +29,38 @@ class Agent:
         Refinements per step (K); 0 is pure feedback.
     observation_names : sequence of str, optional
         Channel names, for traces and plots.
+    delay_steps : int
+        Sensory delay in steps: the observations the agent receives are this
+        many steps old. With ``delay_steps = d > 0`` the agent uses internal
+        feedback (a Smith predictor): it keeps the efference copies of the last
+        ``d`` commands, predicts the present state by running the forward model
+        from the delayed observation through them, and runs the refinement on
+        that estimate. The model learns each delayed transition with the command
+        that actually produced it, ``d`` steps before the current one.
 
     Notes
     -----
     The model learns in every configuration, including ``iterations=0``, so the
     prediction error can be compared across runs; with K = 0 it never affects
-    the command.
+    the command (but with a delay it still predicts the present).
     """
 
     def __init__(self, model, feedback: LinearFeedback, actions: ActionMap, iterations: int = 3,
-                 observation_names=None):
+                 observation_names=None, delay_steps: int = 0):
         if not isinstance(model, ForwardModel):
             raise TypeError(f"model must have predict and learn methods, got {model!r}")
+        if int(delay_steps) != delay_steps or delay_steps < 0:
+            raise ValueError(f"delay_steps must be a non-negative integer, got {delay_steps}")
         self.model = model
         self.feedback = feedback
         self.actions = actions
         self.iterations = iterations
+        self.delay_steps = int(delay_steps)
+        # Efference copies: the commands sent, newest last. d + 1 are kept: the
+        # newest d roll the delayed observation forward to the present, and the
+        # oldest is the command behind the transition being learned.
+        self._sent = deque(maxlen=self.delay_steps + 1)
+        self.estimate_ = None
         self.controller = ForwardModelController(
             feedback, model, iterations, low=actions.low, high=actions.high
         )
@@ -53,7 +71,8 @@ class Agent:
 
     @classmethod
     def for_env(cls, env, model="rls", iterations: int = 3, gains=None, setpoint=None,
-                action_values=None, input_scale=None, seed: int | None = 0, **model_params):
+                action_values=None, input_scale=None, seed: int | None = 0, delay_steps: int = 0,
+                **model_params):
         """Build an agent from a Gymnasium environment's spaces and its preset.
 
         Parameters
@@ -75,6 +94,9 @@ class Agent:
             or estimated online.
         seed : int or None
             Seeds the model.
+        delay_steps : int
+            Sensory delay the agent compensates by internal feedback (see
+            :class:`Agent`); e.g. ``SensoryDelay(env, delay_ms=100).delay_steps``.
         **model_params
             Hyperparameters for a model given by name.
 
@@ -120,22 +142,52 @@ class Agent:
         elif model_params:
             raise ValueError("model_params are only used with a model given by name")
         names = preset.observation_names if preset is not None else None
-        return cls(model, feedback, actions, iterations, observation_names=names)
+        return cls(model, feedback, actions, iterations, observation_names=names,
+                   delay_steps=delay_steps)
 
     def act(self, observation):
-        """Return the action for ``observation``, refined through the forward model."""
+        """Return the action for ``observation``, refined through the forward model.
+
+        With a sensory delay, the command is computed on the model's estimate of
+        the present state (kept in ``estimate_``), not on the stale observation.
+        """
         observation = as_finite_vector(observation, "observation", self.feedback.n_state)
-        self.last_command_ = self.controller.command(observation)
+        estimate = observation
+        if self.delay_steps:
+            # Commands sent since the observation was taken: all of them early in
+            # an episode (the delayed senses still show the initial state), then
+            # the newest d.
+            sent = list(self._sent)[-self.delay_steps:]
+            for command in sent:
+                estimate = self.model.predict(estimate, command)
+        self.estimate_ = estimate
+        self.last_command_ = self.controller.command(estimate)
         return self.actions.to_action(self.last_command_)
 
-    def observe(self, observation, action, next_observation) -> np.ndarray:
-        """Learn from one transition; return the model's prediction error before learning."""
+    def observe(self, observation, action, next_observation) -> np.ndarray | None:
+        """Learn from one transition and record the command sent.
+
+        Returns
+        -------
+        numpy.ndarray or None
+            The model's prediction error before learning; None while a delayed
+            agent has no transition to learn from yet (the first ``d`` steps of
+            an episode, whose observations all repeat the initial one).
+        """
         command = self.actions.to_command(action)
-        return self.model.learn(observation, command, next_observation)
+        self._sent.append(command)
+        if not self.delay_steps:
+            return self.model.learn(observation, command, next_observation)
+        if len(self._sent) <= self.delay_steps:
+            return None
+        # The delayed observations show the transition produced d steps ago.
+        return self.model.learn(observation, self._sent[0], next_observation)
 
     def reset(self) -> None:
         """Start a new episode; what the model learned is kept."""
         self.last_command_ = None
+        self.estimate_ = None
+        self._sent.clear()
 
 
 def _default_input_scale(preset, obs_space, actions):

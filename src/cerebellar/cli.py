@@ -1,21 +1,26 @@
-"""Command line: ``cerebellar run ENV_ID ...``.
+"""Command line: ``cerebellar run ENV_ID ...`` and ``cerebellar suite ...``.
 
 ``cerebellar run CartPole-v1`` with no other flag is the demo: a blank RLS
 forward model learns cart-pole from its first step, and the run writes its
-metrics CSV and plot under ``results/``.
+metrics CSV and plot under ``results/``. ``cerebellar suite`` runs the
+evaluation harness and writes the README's tables.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import gymnasium as gym
 
+from ._io import atomic_write
 from .agent import Agent
+from .evaluate import AGENTS, DEFAULT_AGENTS, SuiteResult, evaluate, resolve_tasks
 from .models import MODEL_NAMES
 from .runner import run_episodes
 
@@ -108,7 +113,65 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print one JSON object per seed")
     run.add_argument("--max-steps", type=_positive, default=None,
                      help="episode step limit, overriding the environment's")
+    suite = commands.add_parser(
+        "suite",
+        help="evaluate agents on tasks against tuned feedback and the oracle",
+        description="Run every agent on every task for every seed (a fresh agent per seed), "
+        "beside linear feedback with gains tuned on the task and the oracle; write a "
+        "Markdown table, a CSV of every episode and PNG plots.",
+    )
+    suite.add_argument("--tasks", default="delay,change,precision,noise",
+                       help="comma-separated task or suite names (default: all suites)")
+    suite.add_argument("--agents", default=",".join(DEFAULT_AGENTS),
+                       help=f"comma-separated agents from {', '.join(AGENTS)}")
+    suite.add_argument("--seeds", type=parse_seeds, default=range(0, 20), help="seeds A:B (default 0:20)")
+    suite.add_argument("--episodes", type=_positive, default=None,
+                       help="episodes per agent, overriding each task's")
+    suite.add_argument("--out", default="results/suite", help="output folder (default results/suite)")
+    suite.add_argument("--workers", type=_positive, default=os.cpu_count() or 1,
+                       help="parallel processes (default: all cores)")
+    suite.add_argument("--tuning-generations", type=_positive, default=30,
+                       help="budget of the tuned-feedback search (default 30 generations)")
     return parser
+
+
+def run_suite(args, stdout=None, stderr=None) -> SuiteResult:
+    """Run ``cerebellar suite``: evaluate, print and write the table, CSV and plots."""
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    tasks = resolve_tasks([name.strip() for name in args.tasks.split(",") if name.strip()])
+    if args.episodes is not None:
+        tasks = [dataclasses.replace(task, episodes=args.episodes) for task in tasks]
+    agents = tuple(name.strip() for name in args.agents.split(",") if name.strip())
+    total = len(tasks) * len(agents) * len(args.seeds)
+    progress = None
+    if stderr.isatty():
+        from tqdm import tqdm
+
+        progress = tqdm(total=total, desc="suite", unit=" runs", file=stderr, leave=False)
+    try:
+        result = evaluate(tasks, agents, args.seeds, workers=args.workers,
+                          tuning_generations=args.tuning_generations,
+                          progress=progress.update if progress else None)
+    finally:
+        if progress:
+            progress.close()
+    table = result.to_markdown()
+    print(table, file=stdout)
+    if args.out:
+        folder = Path(args.out)
+        folder.mkdir(parents=True, exist_ok=True)
+        with atomic_write(folder / "results.md") as stream:
+            stream.write(table)
+        result.to_csv(folder / "episodes.csv")
+        try:
+            result.plot(folder)
+        except ImportError:
+            print("cerebellar: no plots written: install matplotlib (pip install 'cerebellar[plot]')",
+                  file=stderr)
+        print(f"wrote {folder}/results.md, episodes.csv and plots in {result.seconds:.0f} s",
+              file=stdout)
+    return result
 
 
 def run(config: RunConfig, stdout=None, stderr=None) -> list:
@@ -183,6 +246,13 @@ def _write_outputs(result, config: RunConfig, seed: int, stderr) -> None:
 def main(argv=None) -> int:
     """Entry point of the ``cerebellar`` command."""
     args = build_parser().parse_args(argv)
+    if args.command == "suite":
+        try:
+            run_suite(args)
+        except ValueError as error:
+            print(f"cerebellar: {error}", file=sys.stderr)
+            return 2
+        return 0
     config = RunConfig(
         env_id=args.env_id, model=args.model, iterations=args.iterations, episodes=args.episodes,
         seeds=args.seeds, out=args.out or None, json=args.json, max_steps=args.max_steps,

@@ -55,6 +55,11 @@ class Preset:
 SEED_CARTPOLE_GAINS = (-0.01, 0.0, -1.0, -0.01)
 CARTPOLE_GAINS = (-0.01, -0.002, -1.0, -0.01)
 
+#: On the continuous cart-pole the command is a force in newtons. The seed's gains
+#: were written for a normalised actuator command (DeepMind Control's cart-pole:
+#: action +-1 times gear 10 = +-10 N), so in newtons they are ten times larger.
+CARTPOLE_CONTINUOUS_GAINS = tuple(10.0 * g for g in CARTPOLE_GAINS)
+
 PRESETS: dict[str, Preset] = {
     "CartPole-v1": Preset(
         observation_names=("cart position", "cart velocity", "pole angle", "pole angular velocity"),
@@ -64,6 +69,15 @@ PRESETS: dict[str, Preset] = {
         state_scale=(2.4, 1.0, 0.2, 1.0),
         command_scale=(10.0,),
         note="seed's gains plus 0.002 on cart velocity; actions are -10 N and +10 N",
+    ),
+    "cerebellar/CartPoleContinuous-v0": Preset(
+        observation_names=("cart position", "cart velocity", "pole angle", "pole angular velocity"),
+        gains=CARTPOLE_CONTINUOUS_GAINS,
+        setpoint=None,
+        action_values=None,
+        state_scale=(2.4, 1.0, 0.2, 1.0),
+        command_scale=(10.0,),
+        note="the CartPole-v1 preset in newtons (x10); continuous force in [-10, 10] N",
     ),
 }
 

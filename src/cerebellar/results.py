@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import csv
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from ._io import atomic_write
 
 
 @dataclass
@@ -26,9 +26,13 @@ class EpisodeTrace:
     rewards : numpy.ndarray, shape (T,)
         Rewards.
     prediction_errors : numpy.ndarray, shape (T, n_state)
-        The model's error on each transition, before it learned from it.
+        The model's error on each transition, before it learned from it (NaN
+        where it learned nothing, e.g. the first steps of a delayed agent).
     terminated, truncated : bool
         How the episode ended.
+    true_observations : numpy.ndarray, shape (T + 1, n_state), optional
+        The undelayed, noiseless observations where a wrapper reports them
+        (``info["true_observation"]``); otherwise the observations themselves.
     """
 
     observations: np.ndarray
@@ -38,6 +42,7 @@ class EpisodeTrace:
     prediction_errors: np.ndarray
     terminated: bool
     truncated: bool
+    true_observations: np.ndarray | None = None
 
     @property
     def length(self) -> int:
@@ -119,8 +124,6 @@ class RunResult:
         the command was chosen on), ``command_i``, ``applied_i``, ``reward``,
         ``prediction_error`` (Euclidean norm) and ``prediction_error_i`` per channel.
         """
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         names = self.observation_names or tuple(
             f"obs_{i}" for i in range(self.episodes[0].observations.shape[1])
         )
@@ -132,24 +135,18 @@ class RunResult:
             + ["reward", "prediction_error"]
             + [f"prediction_error_{i}" for i in range(len(names))]
         )
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(handle, "w", newline="") as stream:
-                writer = csv.writer(stream)
-                writer.writerow(header)
-                for number, ep in enumerate(self.episodes):
-                    norms = np.linalg.norm(ep.prediction_errors, axis=1)
-                    block = np.column_stack([
-                        ep.observations[:-1], ep.commands, ep.applied, ep.rewards, norms,
-                        ep.prediction_errors,
-                    ])
-                    for step, row in enumerate(block):
-                        writer.writerow([number, step, *(f"{v:.6g}" for v in row)])
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-        return path
+        with atomic_write(path, "w", newline="") as stream:
+            writer = csv.writer(stream)
+            writer.writerow(header)
+            for number, ep in enumerate(self.episodes):
+                norms = np.linalg.norm(ep.prediction_errors, axis=1)
+                block = np.column_stack([
+                    ep.observations[:-1], ep.commands, ep.applied, ep.rewards, norms,
+                    ep.prediction_errors,
+                ])
+                for step, row in enumerate(block):
+                    writer.writerow([number, step, *(f"{v:.6g}" for v in row)])
+        return Path(path)
 
     def plot(self, path=None, channels=None):
         """Plot the controlled channels, the command and the prediction error over time.
@@ -212,11 +209,8 @@ class RunResult:
         axes[0].set_title(f"{self.env_id}, {self.label}, seed {self.seed}: lengths {self.lengths.tolist()}")
         figure.tight_layout()
         if path is not None:
-            path = Path(path)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = path.with_name(f".{path.name}.tmp.png")
-            figure.savefig(temporary, dpi=110)
-            os.replace(temporary, path)
+            with atomic_write(path, "wb") as stream:
+                figure.savefig(stream, format="png", dpi=110)
         return figure
 
 

@@ -43,14 +43,18 @@ def run_episodes(agent, env, episodes: int = 1, seed: int = 0, max_steps: int | 
     started = time.perf_counter()
     traces = []
     for number in range(episodes):
-        observation, _ = env.reset(seed=seed if number == 0 else None)
+        observation, info = env.reset(seed=seed if number == 0 else None)
         agent.reset()
         observations, commands, applied, rewards, errors = [observation], [], [], [], []
+        truths = [info.get("true_observation", observation)]
         terminated = truncated = False
         while not (terminated or truncated):
             action = agent.act(observation)
-            next_observation, reward, terminated, truncated, _ = env.step(action)
-            errors.append(agent.observe(observation, action, next_observation))
+            next_observation, reward, terminated, truncated, info = env.step(action)
+            truths.append(info.get("true_observation", next_observation))
+            error = agent.observe(observation, action, next_observation)
+            # A delayed agent has nothing to learn at first: record NaN.
+            errors.append(np.full(np.shape(observation), np.nan) if error is None else error)
             commands.append(agent.last_command_)
             applied.append(agent.actions.to_command(action))
             rewards.append(reward)
@@ -68,6 +72,7 @@ def run_episodes(agent, env, episodes: int = 1, seed: int = 0, max_steps: int | 
             prediction_errors=np.array(errors, dtype=np.float64),
             terminated=bool(terminated),
             truncated=bool(truncated),
+            true_observations=np.array(truths, dtype=np.float64),
         ))
     return RunResult(
         env_id=env_id,

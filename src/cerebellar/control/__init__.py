@@ -3,5 +3,9 @@
 from .actions import ActionMap
 from .feedback import LinearFeedback
 from .forward_model import ForwardModelController
+from .tuning import FeedbackAgent, TuningResult, evaluate_gains, tune_feedback
 
-__all__ = ["ActionMap", "ForwardModelController", "LinearFeedback"]
+__all__ = [
+    "ActionMap", "FeedbackAgent", "ForwardModelController", "LinearFeedback", "TuningResult",
+    "evaluate_gains", "tune_feedback",
+]

@@ -177,6 +177,16 @@ class CartPoleContinuousEnv(gymnasium.Env[np.ndarray, np.ndarray]):
         """numpy.ndarray or None: a copy of the true state ``(x, x_dot, theta, theta_dot)``."""
         return None if self._state is None else self._state.copy()
 
+    def dynamics(self, state, command) -> np.ndarray:
+        """Return the next state from ``state`` under ``command`` with the current params.
+
+        The true plant as a pure function: what an oracle forward model uses.
+        The force is clipped to the actuator limit, as :meth:`step` does.
+        """
+        force = float(np.clip(np.asarray(command, dtype=np.float64).reshape(-1)[0],
+                              -self.params.force_limit, self.params.force_limit))
+        return step_dynamics(state, force, self.params)
+
     def step(self, action) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         """Apply the force ``action`` (clipped to the force limit) for one time step.
 
