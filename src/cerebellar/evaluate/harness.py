@@ -178,7 +178,7 @@ class SuiteResult:
                 f"| {row['task']} | {row['agent']} | {row['first_success']}/{n} "
                 f"| {row['final_success']}/{n} (of {episodes[row['task']]}) "
                 f"| {'-' if to_success is None else f'{to_success:g}'} "
-                f"| {row['median_first_length']:g} | {'-' if rms is None else f'{rms:.4f}'} |"
+                f"| {row['median_first_length']:g} | {'-' if rms is None else f'{rms:.2g}'} |"
             )
         if self.tuning:
             lines += ["", "Tuned-feedback gains (differential evolution on the task, no model):", "",
@@ -219,7 +219,8 @@ class SuiteResult:
                     continue
                 selected = [rows[(t.name, agent)] for t in delay_tasks if (t.name, agent) in rows]
                 for axis, key in zip(axes, ("first_success", "final_success"), strict=True):
-                    axis.plot(delays, [r[key] / r["seeds"] for r in selected], marker="o", label=agent)
+                    axis.plot(delays, [r[key] / r["seeds"] for r in selected], label=agent,
+                              **_style(agent))
             axes[0].set_title("balanced all 1000 steps in the first episode")
             axes[1].set_title(f"balanced by episode {max(t.episodes for t in delay_tasks)}")
             for axis in axes:
@@ -230,24 +231,47 @@ class SuiteResult:
             figure.tight_layout()
             written.append(_save(figure, folder / "success_vs_delay.png"))
             plt.close(figure)
-        figure, axes = plt.subplots(1, len(self.tasks), figsize=(2.6 * len(self.tasks) + 1, 3.2),
-                                    sharey=True, squeeze=False)
-        for axis, task in zip(axes[0], self.tasks, strict=True):
+        columns = min(5, len(self.tasks))
+        rows_count = -(-len(self.tasks) // columns)
+        size = (2.8 * columns + 0.5, 2.6 * rows_count + 0.4)
+        figure, axes = plt.subplots(rows_count, columns, figsize=size, sharey=True, squeeze=False)
+        for axis, task in zip(axes.flat, self.tasks, strict=False):
             for agent in self.agents:
                 records = self._select(task.name, agent)
                 if not records:
                     continue
                 episodes = sorted({r.episode for r in records})
                 means = [np.mean([r.length for r in records if r.episode == e]) for e in episodes]
-                axis.plot(episodes, means, marker="o", label=agent)
+                axis.plot(episodes, means, label=agent, **_style(agent))
             axis.set_title(task.name, fontsize="small")
+            axis.set_xticks(range(1, task.episodes + 1))
+            axis.grid(alpha=0.3)
+        for axis in axes.flat[len(self.tasks):]:
+            axis.set_visible(False)
+        for axis in axes[:, 0]:
+            axis.set_ylabel("mean length (steps)")
+        for axis in axes[-1]:
             axis.set_xlabel("episode")
-        axes[0][0].set_ylabel("mean episode length (steps)")
-        axes[0][-1].legend(fontsize="x-small")
+        axes.flat[0].legend(fontsize="x-small")
         figure.tight_layout()
         written.append(_save(figure, folder / "learning_curves.png"))
         plt.close(figure)
         return written
+
+
+_STYLES = {
+    "rls": {"marker": "o", "color": "tab:blue"},
+    "cerebellum": {"marker": "s", "color": "tab:orange"},
+    "cerebellum-random": {"marker": "D", "color": "tab:purple"},
+    "nlms": {"marker": "v", "color": "tab:brown"},
+    "tuned-feedback": {"marker": "^", "color": "tab:green"},
+    "oracle": {"marker": "x", "color": "tab:red", "linestyle": "--"},
+}
+
+
+def _style(agent: str) -> dict:
+    # Distinct markers and a dashed oracle, so that agents on the same values stay visible.
+    return {"markersize": 6, "alpha": 0.85, **_STYLES.get(agent, {"marker": "o"})}
 
 
 def _save(figure, path: Path) -> Path:
