@@ -79,3 +79,18 @@ def test_suite_command_on_a_tiny_budget(tmp_path, capsys):
         "results.md", "episodes.csv", "success_vs_delay.png", "learning_curves.png"}
     assert main(["suite", "--tasks", "nonsense", "--out", ""]) == 2
     assert main(["suite", "--tasks", "delay-0", "--agents", "ppo", "--out", ""]) == 2
+
+
+def lazy_agent(task, env, seed):
+    """A user's own agent: plain feedback with the preset gains (fails without the model)."""
+    from cerebellar.control import FeedbackAgent
+
+    return FeedbackAgent.for_env(env, CARTPOLE_CONTINUOUS_GAINS)
+
+
+def test_any_agent_with_act_and_observe_plugs_in():
+    tasks = [dataclasses.replace(TASKS["delay-0"], episodes=1)]
+    result = evaluate(tasks, agents=["rls", ("mine", lazy_agent)], seeds=range(2), workers=1)
+    rows = {row["agent"]: row for row in result.summary()}
+    assert rows["rls"]["first_success"] == 2
+    assert rows["mine"]["first_success"] == 0 and rows["mine"]["median_first_length"] < 200

@@ -85,10 +85,18 @@ def tune_for_task(task: Task, generations: int = 30, population: int = 10) -> Tu
     )
 
 
-def run_agent(task: Task, agent_name: str, seed: int, tuned_gains=None) -> list[EpisodeRecord]:
-    """Run one fresh agent on one task for the task's episodes; return per-episode metrics."""
+def run_agent(task: Task, agent_name: str, seed: int, tuned_gains=None,
+              factory=None) -> list[EpisodeRecord]:
+    """Run one fresh agent on one task for the task's episodes; return per-episode metrics.
+
+    ``factory(task, env, seed) -> agent``, when given, builds the agent instead
+    of the named built-in one.
+    """
     env = task.make_env()
-    agent = build_agent(agent_name, task, env, seed, tuned_gains)
+    if factory is not None:
+        agent = factory(task, env, seed)
+    else:
+        agent = build_agent(agent_name, task, env, seed, tuned_gains)
     result = run_episodes(agent, env, episodes=task.episodes, seed=seed, label=agent_name)
     env.close()
     limit = env.spec.max_episode_steps
@@ -288,8 +296,13 @@ def evaluate(tasks, agents=DEFAULT_AGENTS, seeds=range(20), workers: int = 1,
     ----------
     tasks : sequence of Task
         The tasks (see :data:`cerebellar.evaluate.TASKS`).
-    agents : sequence of str
-        Agent names from :data:`AGENTS`.
+    agents : sequence of str or (str, callable)
+        Agent names from :data:`AGENTS`, or ``(name, factory)`` pairs for any
+        other agent: ``factory(task, env, seed)`` returns an object with
+        ``act(obs)``, ``observe(obs, action, next_obs)`` and ``reset()`` (and,
+        for the runner's traces, ``actions`` and ``last_command_`` as
+        :class:`~cerebellar.Agent` has them). With ``workers > 1`` the factory
+        must be picklable (a module-level function).
     seeds : sequence of int
         Evaluation seeds; each gets a fresh agent and a freshly seeded env.
     workers : int
@@ -303,11 +316,13 @@ def evaluate(tasks, agents=DEFAULT_AGENTS, seeds=range(20), workers: int = 1,
     -------
     SuiteResult
     """
-    unknown = [a for a in agents if a not in AGENTS]
+    factories = {a[0]: a[1] for a in agents if isinstance(a, tuple)}
+    agents = tuple(a[0] if isinstance(a, tuple) else a for a in agents)
+    unknown = [a for a in agents if a not in AGENTS and a not in factories]
     if unknown:
         raise ValueError(f"unknown agent(s) {unknown}; choose from {', '.join(AGENTS)}")
     started = time.perf_counter()
-    tasks, agents, seeds = list(tasks), tuple(agents), tuple(int(s) for s in seeds)
+    tasks, seeds = list(tasks), tuple(int(s) for s in seeds)
     tuning: dict = {}
     with ProcessPoolExecutor(max(1, workers)) as pool:
         if "tuned-feedback" in agents:
@@ -315,7 +330,8 @@ def evaluate(tasks, agents=DEFAULT_AGENTS, seeds=range(20), workers: int = 1,
             jobs = [(task, tuning_generations) for task in unique.values()]
             tuning = dict(pool.map(_tune_job, jobs))
         jobs = [
-            (task, agent, seed, tuning[tuning_key(task)].gains if agent == "tuned-feedback" else None)
+            (task, agent, seed, tuning[tuning_key(task)].gains if agent == "tuned-feedback" else None,
+             factories.get(agent))
             for task in tasks for agent in agents for seed in seeds
         ]
         records: list[EpisodeRecord] = []
