@@ -82,6 +82,13 @@ PRESETS: dict[str, Preset] = {
 }
 
 
+def register_preset(env_id: str, preset: Preset) -> None:
+    """Add (or replace) the preset of an environment id; environment modules call this."""
+    if not isinstance(preset, Preset):
+        raise TypeError(f"preset must be a Preset, got {type(preset).__name__}")
+    PRESETS[env_id] = preset
+
+
 def get_preset(env_id: str | None) -> Preset | None:
     """Return the preset for an environment id, or None when there is none."""
     return PRESETS.get(env_id) if env_id is not None else None
