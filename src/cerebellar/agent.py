@@ -37,6 +37,11 @@ class Agent:
         from the delayed observation through them, and runs the refinement on
         that estimate. The model learns each delayed transition with the command
         that actually produced it, ``d`` steps before the current one.
+    controller : object, optional
+        Anything with ``command(state) -> command`` (and optionally ``reset()``),
+        e.g. a :class:`~cerebellar.control.RolloutController` or
+        :class:`~cerebellar.control.MPPIController` on the same model; by
+        default the seed's procedure, :class:`~cerebellar.control.ForwardModelController`.
 
     Notes
     -----
@@ -46,7 +51,7 @@ class Agent:
     """
 
     def __init__(self, model, feedback: LinearFeedback, actions: ActionMap, iterations: int = 3,
-                 observation_names=None, delay_steps: int = 0):
+                 observation_names=None, delay_steps: int = 0, controller=None):
         if not isinstance(model, ForwardModel):
             raise TypeError(f"model must have predict and learn methods, got {model!r}")
         if int(delay_steps) != delay_steps or delay_steps < 0:
@@ -61,7 +66,7 @@ class Agent:
         # oldest is the command behind the transition being learned.
         self._sent = deque(maxlen=self.delay_steps + 1)
         self.estimate_ = None
-        self.controller = ForwardModelController(
+        self.controller = controller or ForwardModelController(
             feedback, model, iterations, low=actions.low, high=actions.high
         )
         self.observation_names = tuple(
@@ -188,6 +193,8 @@ class Agent:
         self.last_command_ = None
         self.estimate_ = None
         self._sent.clear()
+        if hasattr(self.controller, "reset"):
+            self.controller.reset()
 
 
 def _default_input_scale(preset, obs_space, actions):

@@ -68,3 +68,41 @@ class LinearFeedback:
 
     def __repr__(self) -> str:
         return f"LinearFeedback(gains={self.gains.tolist()}, setpoint={self.setpoint.tolist()})"
+
+
+class QuantityFeedback:
+    """Feedback on a chosen sensory quantity: ``u = feedback(quantity(state))``.
+
+    Step 1 of the seed's procedure is to decide *what* sensory input to
+    control. Often it is a channel of the observation (an angle); sometimes a
+    function of several (a pendulum's energy during a swing-up, ``sin(angle)``
+    on a cart-pole). This wraps any state -> quantity map around a linear
+    feedback law on that quantity, so the forward-model controllers can
+    evaluate it on predicted states like any other controller.
+
+    Parameters
+    ----------
+    quantity : callable
+        Maps a state vector to the vector of controlled quantities.
+    feedback : LinearFeedback
+        Feedback on the quantity (its gains have one column per quantity).
+    n_state : int
+        Length of the state vector the quantity reads.
+    """
+
+    def __init__(self, quantity, feedback: LinearFeedback, n_state: int):
+        if not callable(quantity):
+            raise TypeError(f"quantity must be callable, got {quantity!r}")
+        self.quantity = quantity
+        self.feedback = feedback
+        self.n_state = int(n_state)
+        self.n_command = feedback.n_command
+        self.low, self.high = feedback.low, feedback.high
+
+    def __call__(self, state: np.ndarray) -> np.ndarray:
+        """Return the command for ``state`` (assumed already validated)."""
+        return self.feedback(np.asarray(self.quantity(state), dtype=np.float64).reshape(-1))
+
+    def command(self, state) -> np.ndarray:
+        """Validate ``state`` and return the command."""
+        return self(as_finite_vector(state, "state", self.n_state))

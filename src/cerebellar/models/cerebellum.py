@@ -193,6 +193,15 @@ class Cerebellum(OnlineForwardModel):
     def _predict_encoded(self, z):
         return self._forward(z)[0]
 
+    def _predict_encoded_many(self, z):
+        # Batch form for planners that roll many candidate command sequences.
+        active, rates = self.granule_layer_.activate_many(z[:, :-1])
+        purkinje = np.einsum("onk,nk->no", self.purkinje_weights_[:, active], rates)
+        if self.nuclear_rule == "rls":
+            z = z.copy()
+            z[:, :-1] /= self.mossy_._inverse_scale
+        return z @ self.nuclear_weights_.T - purkinje
+
     def _learn_encoded(self, z, target):
         nuclear, active, rates, nuclear_input = self._forward(z)
         error = target - nuclear

@@ -74,6 +74,12 @@ class TileCoding:
         coords = np.floor(inputs * self.resolution + self.offsets).astype(np.int64)
         return self._cells(coords @ self.multipliers + self.tiling_salt), self.rates
 
+    def activate_many(self, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Activate for a batch: ``inputs`` (N, n) -> cell indices (N, n_tilings) and rates."""
+        coords = np.floor(inputs[:, None, :] * self.resolution + self.offsets).astype(np.int64)
+        hashed = coords @ self.multipliers + self.tiling_salt
+        return self._cells(hashed), np.ones(hashed.shape)
+
     def prepare(self, leading: np.ndarray) -> np.ndarray:
         """Precompute the hash share of the first inputs (the state), for :meth:`activate_rest`."""
         n = leading.shape[0]
@@ -138,6 +144,15 @@ class SparseRandomExpansion:
     def activate(self, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Return the k most excited cells and their rates above the (k+1)-th."""
         return self._winners(self.weights @ inputs - self.thresholds)
+
+    def activate_many(self, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Activate for a batch: ``inputs`` (N, n) -> active cells (N, k) and their rates."""
+        drive = inputs @ self.weights.T - self.thresholds
+        cut = self.n_cells - self.n_active
+        order = np.argpartition(drive, cut - 1, axis=1)
+        active = order[:, cut:]
+        threshold = np.take_along_axis(drive, order[:, cut - 1 : cut], axis=1)
+        return active, np.take_along_axis(drive, active, axis=1) - threshold
 
     def prepare(self, leading: np.ndarray) -> np.ndarray:
         """Precompute the drive from the first inputs (the state), for :meth:`activate_rest`."""
