@@ -130,8 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     suite.add_argument("--out", default="results/suite", help="output folder (default results/suite)")
     suite.add_argument("--workers", type=_positive, default=os.cpu_count() or 1,
                        help="parallel processes (default: all cores)")
-    suite.add_argument("--tuning-generations", type=_positive, default=30,
-                       help="budget of the tuned-feedback search (default 30 generations)")
+    suite.add_argument("--tuning-generations", type=_positive, default=40,
+                       help="budget of the tuned-feedback search (default 40 generations)")
     return parser
 
 

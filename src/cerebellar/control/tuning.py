@@ -132,7 +132,8 @@ def evaluate_gains(make_env, gains, seeds, setpoint=None, action_values=None,
 
 def tune_feedback(make_env, initial_gains, bounds, seeds=range(1000, 1003), setpoint=None,
                   action_values=None, error_channel: int | None = None, error_scale: float = 1.0,
-                  generations: int = 30, population: int = 10, seed: int = 0) -> TuningResult:
+                  generations: int = 30, population: int = 10, seed: int = 0,
+                  log_span: float = 6.0) -> TuningResult:
     """Search linear feedback gains on the true task; return the best found.
 
     Parameters
@@ -156,6 +157,12 @@ def tune_feedback(make_env, initial_gains, bounds, seeds=range(1000, 1003), setp
         (generations + 1)`` gain sets, each tried on every seed.
     seed : int
         Seeds the search.
+    log_span : float
+        The search runs on ``p`` in [-1, 1] per gain, with
+        ``gain = B sinh(log_span p) / sinh(log_span)`` (B the larger bound
+        magnitude), so that small and large gains are searched alike, each
+        decade about equally: good gains under a long delay are small, and a
+        box searched uniformly almost never samples them.
 
     Returns
     -------
@@ -168,22 +175,28 @@ def tune_feedback(make_env, initial_gains, bounds, seeds=range(1000, 1003), setp
     seeds = list(seeds)
     evaluations = 0
     history: list[float] = []
+    low, high = np.array(bounds).T
+    magnitude = np.maximum(np.abs(low), np.abs(high))
+    stretch = np.sinh(log_span)
 
-    def cost(gains):
+    def to_gains(p):
+        return np.clip(magnitude * np.sinh(log_span * np.asarray(p)) / stretch, low, high)
+
+    def cost(p):
         nonlocal evaluations
         evaluations += 1
-        return -evaluate_gains(make_env, gains, seeds, setpoint, action_values,
+        return -evaluate_gains(make_env, to_gains(p), seeds, setpoint, action_values,
                                error_channel, error_scale)[0]
 
     started = time.perf_counter()
-    initial_score = -cost(initial_gains)
-    x0 = np.clip(initial_gains, [b[0] for b in bounds], [b[1] for b in bounds])
+    x0 = np.clip(np.arcsinh(np.clip(initial_gains, low, high) * stretch / magnitude) / log_span, -1, 1)
+    initial_score = -cost(x0)
     result = differential_evolution(
-        cost, bounds, x0=x0, maxiter=generations, popsize=population, seed=seed, tol=0.0,
-        polish=False, init="sobol", updating="immediate",
+        cost, [(-1.0, 1.0)] * len(bounds), x0=x0, maxiter=generations, popsize=population, seed=seed,
+        tol=0.0, polish=False, init="sobol", updating="immediate",
         callback=lambda intermediate_result: history.append(-float(intermediate_result.fun)),
     )
-    best, best_score = result.x, -float(result.fun)
+    best, best_score = to_gains(result.x), -float(result.fun)
     if initial_score >= best_score:
         best, best_score = initial_gains, initial_score
     survival = evaluate_gains(make_env, best, seeds, setpoint, action_values, error_channel, error_scale)[1]

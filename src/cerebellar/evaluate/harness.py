@@ -29,8 +29,9 @@ from .tasks import Task
 AGENTS = ("rls", "cerebellum", "cerebellum-random", "nlms", "tuned-feedback", "oracle")
 #: The agents of a default run.
 DEFAULT_AGENTS = ("rls", "cerebellum", "tuned-feedback", "oracle")
-#: Seeds of the tuning episodes: apart from any evaluation seed.
-TUNING_SEEDS = (10_000, 10_001, 10_002)
+#: Seeds of the tuning episodes: apart from any evaluation seed. Five, so that the
+#: gains found do not merely fit three lucky initial states.
+TUNING_SEEDS = (10_000, 10_001, 10_002, 10_003, 10_004)
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ def tuning_key(task: Task) -> tuple:
     return (task.env_id, task.delay_ms, task.noise_sigma)
 
 
-def tune_for_task(task: Task, generations: int = 30, population: int = 10) -> TuningResult:
+def tune_for_task(task: Task, generations: int = 40, population: int = 10) -> TuningResult:
     """Tune linear feedback gains on ``task``'s original plant (no mid-episode change).
 
     The search box allows each gain up to 20 times the command range over the
@@ -289,7 +290,7 @@ def _save(figure, path: Path) -> Path:
 
 
 def evaluate(tasks, agents=DEFAULT_AGENTS, seeds=range(20), workers: int = 1,
-             tuning_generations: int = 30, progress=None) -> SuiteResult:
+             tuning_generations: int = 40, progress=None) -> SuiteResult:
     """Run every agent on every task for every seed.
 
     Parameters
