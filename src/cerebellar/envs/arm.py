@@ -78,6 +78,7 @@ from gymnasium import spaces
 
 from .._validation import check_positive
 from ..presets import Preset, register_preset
+from ._limb import check_limb_inputs, clip_torque, limb_dynamics, rk4_second_order
 
 TWO_LINK_ARM_ID = "cerebellar/TwoLinkArm-v0"
 
@@ -315,23 +316,12 @@ def step_dynamics(state, torque, params: ArmParams) -> np.ndarray:
     numpy.ndarray
         The next state, a new float64 array with the shape of ``state``.
     """
-    state = np.asarray(state, dtype=np.float64)
-    if state.shape[-1:] != (4,):
-        raise ValueError(f"state must have shape (4,) or (..., 4), got {state.shape}")
-    torque = np.asarray(torque, dtype=np.float64)
-    if torque.shape[-1:] != (2,):
-        raise ValueError(f"torque must have shape (2,) or (..., 2), got {torque.shape}")
+    state, torque = check_limb_inputs(state, torque)
     dt = params.dt
     q, dq = state[..., :2], state[..., 2:]
-    k1q, k1v = dq, _acceleration(q, dq, torque, params)
-    k2q = dq + 0.5 * dt * k1v
-    k2v = _acceleration(q + 0.5 * dt * k1q, k2q, torque, params)
-    k3q = dq + 0.5 * dt * k2v
-    k3v = _acceleration(q + 0.5 * dt * k2q, k3q, torque, params)
-    k4q = dq + dt * k3v
-    k4v = _acceleration(q + dt * k3q, k4q, torque, params)
-    q_next = q + dt / 6 * (k1q + 2 * k2q + 2 * k3q + k4q)
-    dq_next = dq + dt / 6 * (k1v + 2 * k2v + 2 * k3v + k4v)
+    q_next, dq_next = rk4_second_order(
+        q, dq, lambda angles, rates: _acceleration(angles, rates, torque, params), dt
+    )
     low, high = np.asarray(params.angle_low), np.asarray(params.angle_high)
     # An inelastic stop: a joint at its limit keeps only velocity pointing back inside.
     dq_next = np.where(q_next < low, np.maximum(dq_next, 0.0), dq_next)
@@ -426,8 +416,7 @@ class TwoLinkArmEnv(gymnasium.Env[np.ndarray, np.ndarray]):
         return self._target.copy()
 
     def _clip_torque(self, command) -> np.ndarray:
-        limit = np.asarray(self._params.torque_limit)
-        return np.clip(np.asarray(command, dtype=np.float64).reshape(-1), -limit, limit)
+        return clip_torque(command, self._params.torque_limit)
 
     def dynamics(self, state, command) -> np.ndarray:
         """Return the next observation (or state) under ``command`` with the current params.
@@ -449,14 +438,9 @@ class TwoLinkArmEnv(gymnasium.Env[np.ndarray, np.ndarray]):
             the step where a new target appears, :meth:`step` differs in those two
             channels only), or the next state when given a state.
         """
-        state = np.asarray(state, dtype=np.float64)
-        if state.shape not in ((4,), (6,)):
-            raise ValueError(f"state must be an observation (6,) or a state (4,), got {state.shape}")
-        torque = self._clip_torque(command)
-        if torque.shape != (2,):
-            raise ValueError(f"command must be two torques, got {command!r}")
-        arm = step_dynamics(state[:4], torque, self._params)
-        return arm if state.shape == (4,) else np.concatenate([arm, state[4:]])
+        params = self._params
+        return limb_dynamics(state, command, params.torque_limit,
+                             lambda limb, torque: step_dynamics(limb, torque, params))
 
     def _observation(self) -> np.ndarray:
         return np.concatenate([self._state, self._target])

@@ -51,6 +51,7 @@ from gymnasium import spaces
 
 from .._validation import check_positive
 from ..presets import Preset, register_preset
+from ._limb import check_limb_inputs, clip_torque, limb_dynamics, rk4_second_order
 
 WRIST_STEP_TRACKING_ID = "cerebellar/WristStepTracking-v0"
 
@@ -162,23 +163,12 @@ def step_dynamics(state, torque, params: WristParams) -> np.ndarray:
     numpy.ndarray
         The next state, a new float64 array with the shape of ``state``.
     """
-    state = np.asarray(state, dtype=np.float64)
-    if state.shape[-1:] != (4,):
-        raise ValueError(f"state must have shape (4,) or (..., 4), got {state.shape}")
-    torque = np.asarray(torque, dtype=np.float64)
-    if torque.shape[-1:] != (2,):
-        raise ValueError(f"torque must have shape (2,) or (..., 2), got {torque.shape}")
+    state, torque = check_limb_inputs(state, torque)
     dt = params.dt
     theta, omega = state[..., :2], state[..., 2:]
-    k1q, k1v = omega, _acceleration(theta, omega, torque, params)
-    k2q = omega + 0.5 * dt * k1v
-    k2v = _acceleration(theta + 0.5 * dt * k1q, k2q, torque, params)
-    k3q = omega + 0.5 * dt * k2v
-    k3v = _acceleration(theta + 0.5 * dt * k2q, k3q, torque, params)
-    k4q = omega + dt * k3v
-    k4v = _acceleration(theta + dt * k3q, k4q, torque, params)
-    theta_next = theta + dt / 6 * (k1q + 2 * k2q + 2 * k3q + k4q)
-    omega_next = omega + dt / 6 * (k1v + 2 * k2v + 2 * k3v + k4v)
+    theta_next, omega_next = rk4_second_order(
+        theta, omega, lambda angles, rates: _acceleration(angles, rates, torque, params), dt
+    )
     return np.concatenate([theta_next, omega_next], axis=-1)
 
 
@@ -267,8 +257,7 @@ class WristStepTrackingEnv(gymnasium.Env[np.ndarray, np.ndarray]):
         return np.zeros(2)
 
     def _clip_torque(self, command) -> np.ndarray:
-        limit = np.asarray(self._params.torque_limit)
-        return np.clip(np.asarray(command, dtype=np.float64).reshape(-1), -limit, limit)
+        return clip_torque(command, self._params.torque_limit)
 
     def dynamics(self, state, command) -> np.ndarray:
         """Return the next observation (or state) under ``command`` with the current params.
@@ -290,14 +279,9 @@ class WristStepTrackingEnv(gymnasium.Env[np.ndarray, np.ndarray]):
             phase change :meth:`step` differs in those two channels only), or the
             next state when given a state.
         """
-        state = np.asarray(state, dtype=np.float64)
-        if state.shape not in ((4,), (6,)):
-            raise ValueError(f"state must be an observation (6,) or a state (4,), got {state.shape}")
-        torque = self._clip_torque(command)
-        if torque.shape != (2,):
-            raise ValueError(f"command must be two torques, got {command!r}")
-        wrist = step_dynamics(state[:4], torque, self._params)
-        return wrist if state.shape == (4,) else np.concatenate([wrist, state[4:]])
+        params = self._params
+        return limb_dynamics(state, command, params.torque_limit,
+                             lambda limb, torque: step_dynamics(limb, torque, params))
 
     def _observation(self) -> np.ndarray:
         return np.concatenate([self._state, self.target])

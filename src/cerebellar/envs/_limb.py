@@ -1,0 +1,54 @@
+"""Pieces shared by the jointed-limb environments (the arm and the wrist)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def rk4_second_order(q, dq, acceleration, dt: float) -> tuple[np.ndarray, np.ndarray]:
+    """One classical Runge-Kutta step of ``q'' = acceleration(q, q')``, the input held.
+
+    Returns the next positions and velocities.
+    """
+    k1q, k1v = dq, acceleration(q, dq)
+    k2q = dq + 0.5 * dt * k1v
+    k2v = acceleration(q + 0.5 * dt * k1q, k2q)
+    k3q = dq + 0.5 * dt * k2v
+    k3v = acceleration(q + 0.5 * dt * k2q, k3q)
+    k4q = dq + dt * k3v
+    k4v = acceleration(q + dt * k3q, k4q)
+    return (q + dt / 6 * (k1q + 2 * k2q + 2 * k3q + k4q),
+            dq + dt / 6 * (k1v + 2 * k2v + 2 * k3v + k4v))
+
+
+def check_limb_inputs(state, torque) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``state`` (..., 4) and ``torque`` (..., 2) as float64, or raise ValueError."""
+    state = np.asarray(state, dtype=np.float64)
+    if state.shape[-1:] != (4,):
+        raise ValueError(f"state must have shape (4,) or (..., 4), got {state.shape}")
+    torque = np.asarray(torque, dtype=np.float64)
+    if torque.shape[-1:] != (2,):
+        raise ValueError(f"torque must have shape (2,) or (..., 2), got {torque.shape}")
+    return state, torque
+
+
+def clip_torque(command, limit) -> np.ndarray:
+    """Clip a torque command to +-limit per joint."""
+    limit = np.asarray(limit)
+    return np.clip(np.asarray(command, dtype=np.float64).reshape(-1), -limit, limit)
+
+
+def limb_dynamics(state, command, limit, step) -> np.ndarray:
+    """Next observation ``(angles, velocities, target)`` or next state, for an oracle model.
+
+    ``step(state4, torque)`` advances the limb; the target channels of an
+    observation are exogenous and carried over unchanged.
+    """
+    state = np.asarray(state, dtype=np.float64)
+    if state.shape not in ((4,), (6,)):
+        raise ValueError(f"state must be an observation (6,) or a state (4,), got {state.shape}")
+    torque = clip_torque(command, limit)
+    if torque.shape != (2,):
+        raise ValueError(f"command must be two torques, got {command!r}")
+    limb = step(state[:4], torque)
+    return limb if state.shape == (4,) else np.concatenate([limb, state[4:]])
