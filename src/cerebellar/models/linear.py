@@ -67,7 +67,25 @@ def _linear_predictor(model, state, scaled_state, command_inverse_scale):
     return AffinePredictor(offset, weights[:, n_state:-1] * command_inverse_scale)
 
 
-class RLS(OnlineForwardModel):
+class _LinearModel(OnlineForwardModel):
+    """A linear readout ``change = W z``: prediction, batch prediction and predictor."""
+
+    def _predict_encoded(self, z):
+        return self.weights_ @ z
+
+    def _predict_encoded_many(self, z):
+        return z @ self.weights_.T
+
+    _predictor = _linear_predictor
+
+    def _state_arrays(self):
+        return {"weights": self.weights_}
+
+    def _set_state_arrays(self, arrays):
+        self.weights_ = np.array(arrays["weights"], dtype=np.float64)
+
+
+class RLS(_LinearModel):
     """Recursive least squares with exponential forgetting.
 
     Predicts the change of state as ``W @ z`` with ``z = [state, command, 1]``
@@ -131,28 +149,20 @@ class RLS(OnlineForwardModel):
         self.covariance_ = np.eye(n_inputs) * self.initial_covariance
         self._max_trace = self.max_covariance * n_inputs
 
-    def _predict_encoded(self, z):
-        return self.weights_ @ z
-
-    def _predict_encoded_many(self, z):
-        return z @ self.weights_.T
-
-    _predictor = _linear_predictor
-
     def _learn_encoded(self, z, target):
         error = target - self.weights_ @ z
         rls_update(self.weights_, self.covariance_, z, error, self.forgetting, self._max_trace)
         return error
 
     def _state_arrays(self):
-        return {"weights": self.weights_, "covariance": self.covariance_}
+        return {**super()._state_arrays(), "covariance": self.covariance_}
 
     def _set_state_arrays(self, arrays):
-        self.weights_ = np.array(arrays["weights"], dtype=np.float64)
+        super()._set_state_arrays(arrays)
         self.covariance_ = np.array(arrays["covariance"], dtype=np.float64)
 
 
-class NLMS(OnlineForwardModel):
+class NLMS(_LinearModel):
     """Normalised least mean squares: ``W += rate * e z^T / (eps + |z|^2)``.
 
     Parameters
@@ -192,21 +202,7 @@ class NLMS(OnlineForwardModel):
         check_positive(self.epsilon, "epsilon")
         self.weights_ = np.zeros((n_outputs, n_inputs))
 
-    def _predict_encoded(self, z):
-        return self.weights_ @ z
-
-    def _predict_encoded_many(self, z):
-        return z @ self.weights_.T
-
-    _predictor = _linear_predictor
-
     def _learn_encoded(self, z, target):
         error = target - self.weights_ @ z
         self.weights_ += error[:, None] * (z * (self.rate / (self.epsilon + z @ z)))
         return error
-
-    def _state_arrays(self):
-        return {"weights": self.weights_}
-
-    def _set_state_arrays(self, arrays):
-        self.weights_ = np.array(arrays["weights"], dtype=np.float64)
