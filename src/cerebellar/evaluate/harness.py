@@ -234,6 +234,7 @@ class SuiteResult:
             axes[1].set_title(f"balanced by episode {max(t.episodes for t in delay_tasks)}")
             for axis in axes:
                 axis.set_xlabel("sensory delay (ms)")
+                axis.set_ylim(-0.03, 1.03)  # the whole range, so that small dips look small
                 axis.grid(alpha=0.3)
             axes[0].set_ylabel("fraction of seeds")
             axes[1].legend(fontsize="small")
