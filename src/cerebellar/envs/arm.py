@@ -78,7 +78,14 @@ from gymnasium import spaces
 
 from .._validation import check_positive
 from ..presets import Preset, register_preset
-from ._limb import check_limb_inputs, clip_torque, limb_dynamics, rk4_second_order
+from ._limb import (
+    check_limb_inputs,
+    clip_torque,
+    initial_state,
+    limb_dynamics,
+    pd_gains,
+    rk4_second_order,
+)
 
 TWO_LINK_ARM_ID = "cerebellar/TwoLinkArm-v0"
 
@@ -500,12 +507,7 @@ class TwoLinkArmEnv(gymnasium.Env[np.ndarray, np.ndarray]):
         # Both draws happen whatever the options, so a seed gives the same later targets.
         posture = self.np_random.uniform(params.target_low, params.target_high)
         target = self._draw_target()
-        if "state" in options:
-            state = np.array(options["state"], dtype=np.float64)
-            if state.shape != (4,) or not np.all(np.isfinite(state)):
-                raise ValueError(f"reset option 'state' must be 4 finite numbers, got {state}")
-        else:
-            state = np.concatenate([posture, np.zeros(2)])
+        state = initial_state(options, posture)
         if "target" in options:
             target = np.array(_pair(options["target"], "reset option 'target'"))
         self._state = state
@@ -527,10 +529,7 @@ class TwoLinkArmEnv(gymnasium.Env[np.ndarray, np.ndarray]):
 #: plain controller.
 ARM_KP = (60.0, 30.0)
 ARM_KD = (4.0, 1.5)
-ARM_GAINS = (
-    (ARM_KP[0], 0.0, ARM_KD[0], 0.0, -ARM_KP[0], 0.0),
-    (0.0, ARM_KP[1], 0.0, ARM_KD[1], 0.0, -ARM_KP[1]),
-)
+ARM_GAINS = pd_gains(ARM_KP, ARM_KD)
 
 register_preset(TWO_LINK_ARM_ID, Preset(
     observation_names=("shoulder angle", "elbow angle", "shoulder velocity", "elbow velocity",

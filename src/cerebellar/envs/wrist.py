@@ -51,7 +51,14 @@ from gymnasium import spaces
 
 from .._validation import check_positive
 from ..presets import Preset, register_preset
-from ._limb import check_limb_inputs, clip_torque, limb_dynamics, rk4_second_order
+from ._limb import (
+    check_limb_inputs,
+    clip_torque,
+    initial_state,
+    limb_dynamics,
+    pd_gains,
+    rk4_second_order,
+)
 
 WRIST_STEP_TRACKING_ID = "cerebellar/WristStepTracking-v0"
 
@@ -348,12 +355,7 @@ class WristStepTrackingEnv(gymnasium.Env[np.ndarray, np.ndarray]):
         spread = self._params.initial_spread
         posture = self.np_random.uniform(-spread, spread, size=2)
         self._order = self.np_random.permutation(N_DIRECTIONS)
-        if "state" in options:
-            state = np.array(options["state"], dtype=np.float64)
-            if state.shape != (4,) or not np.all(np.isfinite(state)):
-                raise ValueError(f"reset option 'state' must be 4 finite numbers, got {state}")
-        else:
-            state = np.concatenate([posture, np.zeros(2)])
+        state = initial_state(options, posture)
         self._state = state
         self._trial = 0
         self._in_target_phase = False
@@ -369,10 +371,7 @@ class WristStepTrackingEnv(gymnasium.Env[np.ndarray, np.ndarray]):
 #: refinement has to remove. Kd gives a damping ratio of about 0.5 for the plain controller.
 WRIST_KP = (3.0, 3.0)
 WRIST_KD = (0.12, 0.12)
-WRIST_GAINS = (
-    (WRIST_KP[0], 0.0, WRIST_KD[0], 0.0, -WRIST_KP[0], 0.0),
-    (0.0, WRIST_KP[1], 0.0, WRIST_KD[1], 0.0, -WRIST_KP[1]),
-)
+WRIST_GAINS = pd_gains(WRIST_KP, WRIST_KD)
 
 register_preset(WRIST_STEP_TRACKING_ID, Preset(
     observation_names=("FE angle", "RU angle", "FE velocity", "RU velocity", "FE target", "RU target"),
