@@ -301,3 +301,31 @@ def test_seed_sets_the_granule_connectivity():
 
     np.testing.assert_array_equal(connectivity(4), connectivity(4))
     assert not np.array_equal(connectivity(4), connectivity(5))
+
+
+def test_single_input_tilings_generalise_an_additive_function():
+    # next = state + 0.2 sin(2 x) + 0.2 cos(2 y), taught only along the two axes (y = 0, then
+    # x = 0). Joint tilings know nothing off the axes; one-input tilings add the two parts
+    # (not perfectly: on the axes the joint cells absorb part of each error, measured ~2x).
+    def target(state):
+        return state + np.array([0.2 * np.sin(2 * state[0]) + 0.2 * np.cos(2 * state[1]), 0.0])
+
+    rng = np.random.default_rng(0)
+    errors = {}
+    for singles in (False, True):
+        model = Cerebellum(granule="cmac", tile_singles=singles, direct_path=False, purkinje_rate=0.5,
+                           input_scale=[1.0, 1.0, 1.0], seed=0)
+        for _ in range(3000):
+            value = rng.uniform(-1.5, 1.5)
+            state = np.array([value, 0.0]) if rng.random() < 0.5 else np.array([0.0, value])
+            model.learn(state, [0.0], target(state))
+        tests = rng.uniform(-1.5, 1.5, size=(200, 2))
+        errors[singles] = np.sqrt(np.mean([(model.predict(s, [0.0]) - target(s))[0] ** 2 for s in tests]))
+    assert errors[True] < 0.6 * errors[False]
+    assert errors[True] < 0.1
+
+
+def test_single_input_tilings_pass_the_conformance_suite():
+    from cerebellar.models.conformance import check_learner
+
+    check_learner(lambda seed: Cerebellum(tile_singles=True, seed=seed))

@@ -44,6 +44,10 @@ class Cerebellum(OnlineForwardModel):
         CMAC only: number of tilings, i.e. active granule cells per step.
     resolution : float
         CMAC only: tiles per unit of scaled input.
+    tile_singles : bool
+        CMAC only: add one-dimensional tilings of each input to the joint ones
+        (see :class:`~cerebellar.models.granule.TileCoding`); faster on plants
+        whose nonlinearity is a sum of one-input terms.
     fan_in : int
         Random expansion only: mossy fibres per granule cell.
     n_active : int
@@ -83,7 +87,7 @@ class Cerebellum(OnlineForwardModel):
     """
 
     _param_names = (
-        "granule", "n_granule", "n_tilings", "resolution", "fan_in", "n_active",
+        "granule", "n_granule", "n_tilings", "resolution", "tile_singles", "fan_in", "n_active",
         "purkinje_rate", "nuclear_rule", "nuclear_rate", "forgetting", "direct_path",
         "input_scale", "residual", "seed",
     )
@@ -94,6 +98,7 @@ class Cerebellum(OnlineForwardModel):
         n_granule: int | None = None,
         n_tilings: int = 16,
         resolution: float = 2.0,
+        tile_singles: bool = False,
         fan_in: int = 4,
         n_active: int = 32,
         purkinje_rate: float = 0.1,
@@ -109,6 +114,7 @@ class Cerebellum(OnlineForwardModel):
         self.n_granule = n_granule
         self.n_tilings = n_tilings
         self.resolution = resolution
+        self.tile_singles = tile_singles
         self.fan_in = fan_in
         self.n_active = n_active
         self.purkinje_rate = purkinje_rate
@@ -123,7 +129,7 @@ class Cerebellum(OnlineForwardModel):
     def _initialise(self, n_inputs, n_outputs, rng):
         if self.granule == "cmac":
             cells = 4096 if self.n_granule is None else self.n_granule
-            self.granule_layer_ = TileCoding(cells, self.n_tilings, self.resolution)
+            self.granule_layer_ = TileCoding(cells, self.n_tilings, self.resolution, self.tile_singles)
         elif self.granule == "random":
             cells = 1024 if self.n_granule is None else self.n_granule
             self.granule_layer_ = SparseRandomExpansion(cells, self.fan_in, self.n_active)
