@@ -77,7 +77,7 @@ class Agent:
     @classmethod
     def for_env(cls, env, model="rls", iterations: int = 3, gains=None, setpoint=None,
                 action_values=None, input_scale=None, seed: int | None = 0, delay_steps: int = 0,
-                **model_params):
+                controller=None, **model_params):
         """Build an agent from a Gymnasium environment's spaces and its preset.
 
         Parameters
@@ -102,6 +102,10 @@ class Agent:
         delay_steps : int
             Sensory delay the agent compensates by internal feedback (see
             :class:`Agent`); e.g. ``SensoryDelay(env, delay_ms=100).delay_steps``.
+        controller : callable, optional
+            ``controller(model, feedback, actions)`` returning the controller to
+            use instead of the seed's procedure, e.g.
+            ``lambda m, f, a: RolloutController(f, m, horizon=10, low=a.low, high=a.high)``.
         **model_params
             Hyperparameters for a model given by name.
 
@@ -147,8 +151,9 @@ class Agent:
         elif model_params:
             raise ValueError("model_params are only used with a model given by name")
         names = preset.observation_names if preset is not None else None
+        custom = controller(model, feedback, actions) if controller is not None else None
         return cls(model, feedback, actions, iterations, observation_names=names,
-                   delay_steps=delay_steps)
+                   delay_steps=delay_steps, controller=custom)
 
     def act(self, observation):
         """Return the action for ``observation``, refined through the forward model.
