@@ -74,3 +74,17 @@ def check_in_range(value: float, name: str, low: float, high: float) -> float:
     if not (low < value <= high):
         raise ValueError(f"{name} must be in ({low}, {high}], got {value}")
     return value
+
+
+def reset_options(options, allowed: tuple[str, ...]) -> dict:
+    """Return ``options`` as a new dict (empty for None), or raise on unknown keys.
+
+    Every environment's ``reset`` checks its options this way, so a misspelt
+    option is an error naming the allowed ones, never silently ignored.
+    """
+    options = {} if options is None else dict(options)
+    unknown = set(options) - set(allowed)
+    if unknown:
+        expected = " or ".join(f"'{name}'" for name in allowed)
+        raise ValueError(f"unknown reset options {sorted(unknown)}; expected {expected}")
+    return options

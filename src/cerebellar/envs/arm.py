@@ -76,7 +76,7 @@ import gymnasium
 import numpy as np
 from gymnasium import spaces
 
-from .._validation import check_positive
+from .._validation import check_positive, reset_options
 from ..presets import Preset, register_preset
 from ._limb import (
     check_limb_inputs,
@@ -499,10 +499,7 @@ class TwoLinkArmEnv(gymnasium.Env[np.ndarray, np.ndarray]):
         observation, info
         """
         super().reset(seed=seed)
-        options = {} if options is None else dict(options)
-        unknown = set(options) - {"state", "target"}
-        if unknown:
-            raise ValueError(f"unknown reset options {sorted(unknown)}; expected 'state' or 'target'")
+        options = reset_options(options, ("state", "target"))
         params = self._params
         # Both draws happen whatever the options, so a seed gives the same later targets.
         posture = self.np_random.uniform(params.target_low, params.target_high)

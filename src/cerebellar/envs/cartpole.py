@@ -17,7 +17,7 @@ import numpy as np
 from gymnasium import logger, spaces
 from gymnasium.envs.classic_control import utils
 
-from .._validation import check_positive
+from .._validation import check_positive, reset_options
 
 INTEGRATORS = ("euler", "semi-implicit euler")
 
@@ -244,11 +244,7 @@ class CartPoleContinuousEnv(gymnasium.Env[np.ndarray, np.ndarray]):
             The initial state and an empty dict.
         """
         super().reset(seed=seed)
-        options = {} if options is None else dict(options)
-        unknown = set(options) - {"low", "high", "state"}
-        if unknown:
-            raise ValueError(f"unknown reset options {sorted(unknown)}; "
-                             f"expected 'low', 'high' or 'state'")
+        options = reset_options(options, ("low", "high", "state"))
         if "state" in options:
             if "low" in options or "high" in options:
                 raise ValueError("reset options 'state' and 'low'/'high' are exclusive")

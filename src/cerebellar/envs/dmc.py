@@ -35,6 +35,7 @@ import gymnasium
 import numpy as np
 from gymnasium import spaces
 
+from .._validation import reset_options
 from ..presets import Preset, register_preset
 
 DMC_CARTPOLE_BALANCE_ID = "cerebellar/DMC-cartpole-balance-v0"
@@ -274,10 +275,7 @@ class DMControlEnv(gymnasium.Env[np.ndarray, np.ndarray]):
             The first observation and an empty dict.
         """
         super().reset(seed=seed)
-        options = {} if options is None else dict(options)
-        unknown = set(options) - {"observation"}
-        if unknown:
-            raise ValueError(f"unknown reset options {sorted(unknown)}; expected 'observation'")
+        options = reset_options(options, ("observation",))
         if seed is not None:
             self._env.task.random.seed(seed)
         time_step = self._env.reset()

@@ -49,7 +49,7 @@ import gymnasium
 import numpy as np
 from gymnasium import spaces
 
-from .._validation import check_positive
+from .._validation import check_positive, reset_options
 from ..presets import Preset, register_preset
 from ._limb import (
     check_limb_inputs,
@@ -348,10 +348,7 @@ class WristStepTrackingEnv(gymnasium.Env[np.ndarray, np.ndarray]):
         observation, info
         """
         super().reset(seed=seed)
-        options = {} if options is None else dict(options)
-        unknown = set(options) - {"state"}
-        if unknown:
-            raise ValueError(f"unknown reset options {sorted(unknown)}; expected 'state'")
+        options = reset_options(options, ("state",))
         spread = self._params.initial_spread
         posture = self.np_random.uniform(-spread, spread, size=2)
         self._order = self.np_random.permutation(N_DIRECTIONS)
