@@ -211,8 +211,7 @@ def run(config: RunConfig, stdout=None, stderr=None) -> list:
 
 
 def _make_env(config: RunConfig):
-    from . import envs  # noqa: F401  (registers the cerebellar/ environments)
-
+    # The cerebellar/ ids are registered by importing the package.
     try:
         if config.max_steps is not None:
             return gym.make(config.env_id, max_episode_steps=config.max_steps)

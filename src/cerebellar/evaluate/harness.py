@@ -20,6 +20,7 @@ import numpy as np
 from .._io import atomic_write
 from ..agent import Agent
 from ..control import FeedbackAgent, TuningResult, tune_feedback
+from ..envs import SensoryDelay
 from ..models.oracle import OracleModel
 from ..presets import get_preset
 from ..runner import run_episodes
@@ -58,11 +59,14 @@ def build_agent(name: str, task: Task, env, seed: int, tuned_gains=None):
         if tuned_gains is None:
             raise ValueError("the tuned-feedback agent needs tuned gains")
         return FeedbackAgent.for_env(env, tuned_gains)
+    # The task's env has its SensoryDelay outermost: read the delay from it rather
+    # than building a second env through task.delay_steps.
+    delay_steps = env.delay_steps if isinstance(env, SensoryDelay) else 0
     if name == "oracle":
-        return Agent.for_env(env, model=OracleModel(env), delay_steps=task.delay_steps)
+        return Agent.for_env(env, model=OracleModel(env), delay_steps=delay_steps)
     if name not in AGENTS:
         raise ValueError(f"unknown agent {name!r}; choose from {', '.join(AGENTS)}")
-    return Agent.for_env(env, model=name, seed=seed, delay_steps=task.delay_steps)
+    return Agent.for_env(env, model=name, seed=seed, delay_steps=delay_steps)
 
 
 def tuning_key(task: Task) -> tuple:
