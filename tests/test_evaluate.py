@@ -65,7 +65,7 @@ def test_tiny_suite_reports_all_agents(tmp_path):
     agents = {row["agent"] for row in result.summary()}
     assert agents == {"rls", "cerebellum", "tuned-feedback", "oracle"}
     table = result.to_markdown()
-    assert "| delay-0 | rls | 2/2 |" in table and "Tuned-feedback gains" in table
+    assert "| delay-0 | rls | 2/2 |" in table and "Tuned no-model opponents" in table
     assert {p.name for p in result.plot(tmp_path)} == {"success_vs_delay.png", "learning_curves.png"}
 
 
@@ -94,3 +94,63 @@ def test_any_agent_with_act_and_observe_plugs_in():
     rows = {row["agent"]: row for row in result.summary()}
     assert rows["rls"]["first_success"] == 2
     assert rows["mine"]["first_success"] == 0 and rows["mine"]["median_first_length"] < 200
+
+
+def test_nonlinear_suites_name_their_tasks():
+    assert [t.name for t in resolve_tasks(["limbs"])] == ["arm-0", "arm-100", "wrist-0", "wrist-100"]
+    assert [t.kind for t in resolve_tasks(["swingup", "seed"])] == ["return"] * 3 + ["seed-test"]
+    assert TASKS["arm-100"].delay_steps == 10 and TASKS["arm-100"].success_fraction == 0.9
+    assert TASKS["pendulum"].mean_window == (3, 10)
+
+
+def _records(task, returns_by_seed, **metrics):
+    from cerebellar.evaluate import EpisodeRecord
+
+    return [EpisodeRecord(task.name, "rls", seed, e + 1, value >= task.success_return, 200, value,
+                          dict(metrics))
+            for seed, returns in enumerate(returns_by_seed) for e, value in enumerate(returns)]
+
+
+def test_return_summary_against_hand_figures():
+    from cerebellar.evaluate import SuiteResult
+
+    task = dataclasses.replace(TASKS["pendulum"], episodes=4, mean_window=(3, 4))
+    records = _records(task, [[-900, -400, -150, -260], [-1000, -180, -100, -120]])
+    row = SuiteResult([task], ("rls",), (0, 1), records).summary()[0]
+    assert row["mean_returns"] == [-950, -290, -125, -190]
+    assert row["window_mean"] == (-205 + -110) / 2 and row["window_success"] == 1
+    assert row["first_success"] == 0 and row["final_success"] == 2
+    assert row["median_episodes_to_success"] == 2.5  # seeds succeed at episodes 3 and 2
+    assert row["median_steps_to_success"] == 500.0  # 600 and 400 steps
+    table = SuiteResult([task], ("rls",), (0, 1), records).to_markdown()
+    assert "mean eps 3-4: -158 (1/2 seeds)" in table
+
+
+def test_reaching_summary_pools_the_first_sessions():
+    from cerebellar.evaluate import EpisodeRecord, SuiteResult
+
+    task = TASKS["wrist-100"]
+    records = [
+        EpisodeRecord(task.name, "rls", 0, 1, True, 1200, 0.0,
+                      {"reaches": 8, "reached": 8, "settle_times": [0.3] * 8, "all_held": True,
+                       "rms_error": 0.1}),
+        EpisodeRecord(task.name, "rls", 1, 1, False, 1200, 0.0,
+                      {"reaches": 8, "reached": 6, "settle_times": [0.5] * 6 + [float("inf")] * 2,
+                       "all_held": False, "rms_error": 0.2}),
+    ]
+    row = SuiteResult([task], ("rls",), (0, 1), records).summary()[0]
+    assert row["reached_fraction"] == 14 / 16 and row["all_held"] == 1
+    assert row["median_settle_time"] == 0.4 and row["reaches"] == 16
+    assert abs(row["median_rms"] - 0.15) < 1e-12
+
+
+def test_seed_test_runs_with_its_own_opponent():
+    task = dataclasses.replace(TASKS["dmc-seed-test"], episodes=1)
+    result = evaluate([task, dataclasses.replace(TASKS["delay-0"], episodes=1)],
+                      agents=["rls", "doubled-gain"], seeds=[0], workers=1)
+    rows = {(r["task"], r["agent"]): r for r in result.summary()}
+    assert set(rows) == {("dmc-seed-test", "rls"), ("dmc-seed-test", "doubled-gain"),
+                         ("delay-0", "rls")}  # doubled-gain exists only on the seed test
+    assert rows["dmc-seed-test", "rls"]["passed"] == 1
+    # The model's refinement holds the pole closer to upright than doubling the gain does.
+    assert rows["dmc-seed-test", "rls"]["median_rms"] < rows["dmc-seed-test", "doubled-gain"]["median_rms"]

@@ -20,7 +20,15 @@ import gymnasium as gym
 
 from ._io import atomic_write
 from .agent import Agent
-from .evaluate import AGENTS, DEFAULT_AGENTS, SuiteResult, evaluate, resolve_tasks
+from .evaluate import (
+    AGENTS,
+    CARTPOLE_SUITES,
+    DEFAULT_AGENTS,
+    SUITES,
+    SuiteResult,
+    evaluate,
+    resolve_tasks,
+)
 from .models import MODEL_NAMES
 from .runner import run_episodes
 
@@ -117,13 +125,15 @@ def build_parser() -> argparse.ArgumentParser:
         "suite",
         help="evaluate agents on tasks against tuned feedback and the oracle",
         description="Run every agent on every task for every seed (a fresh agent per seed), "
-        "beside linear feedback with gains tuned on the task and the oracle; write a "
-        "Markdown table, a CSV of every episode and PNG plots.",
+        "beside the no-model opponent tuned on the task and the oracle; write Markdown "
+        "tables, a CSV of every episode and PNG plots.",
     )
-    suite.add_argument("--tasks", default="delay,change,precision,noise",
-                       help="comma-separated task or suite names (default: all suites)")
+    suite.add_argument("--tasks", default=",".join(CARTPOLE_SUITES),
+                       help="comma-separated task or suite names; suites: "
+                       f"{', '.join(SUITES)} (default: the cart-pole suites {', '.join(CARTPOLE_SUITES)})")
     suite.add_argument("--agents", default=",".join(DEFAULT_AGENTS),
-                       help=f"comma-separated agents from {', '.join(AGENTS)}")
+                       help=f"comma-separated agents from {', '.join(AGENTS)}, any model "
+                       f"({', '.join(MODEL_NAMES)}), doubled-gain (seed test only)")
     suite.add_argument("--seeds", type=parse_seeds, default=range(0, 20), help="seeds A:B (default 0:20)")
     suite.add_argument("--episodes", type=_positive, default=None,
                        help="episodes per agent, overriding each task's")

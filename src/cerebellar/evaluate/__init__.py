@@ -13,9 +13,11 @@ from .harness import (
     run_agent,
     tune_for_task,
 )
-from .tasks import DELAYS_MS, SUITES, TASKS, Task, resolve_tasks
+from .recipes import RECIPES, Recipe, Tuned
+from .tasks import CARTPOLE_SUITES, DELAYS_MS, NONLINEAR_SUITES, SUITES, TASKS, Task, resolve_tasks
 
 __all__ = [
-    "AGENTS", "DEFAULT_AGENTS", "DELAYS_MS", "SUITES", "TASKS", "EpisodeRecord", "SuiteResult",
+    "AGENTS", "CARTPOLE_SUITES", "DEFAULT_AGENTS", "DELAYS_MS", "NONLINEAR_SUITES", "RECIPES", "SUITES",
+    "TASKS", "EpisodeRecord", "Recipe", "SuiteResult", "Tuned",
     "Task", "build_agent", "evaluate", "resolve_tasks", "run_agent", "tune_for_task",
 ]

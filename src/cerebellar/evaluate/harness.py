@@ -9,35 +9,40 @@ Anything with ``act``, ``observe`` and ``reset`` can be evaluated.
 from __future__ import annotations
 
 import csv
+import json
+import math
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
-from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from .._io import atomic_write
-from ..agent import Agent
-from ..control import FeedbackAgent, TuningResult, tune_feedback
-from ..envs import SensoryDelay
-from ..models.oracle import OracleModel
-from ..presets import get_preset
+from ..models import MODEL_NAMES
 from ..runner import run_episodes
+from .recipes import TUNING_SEEDS, Tuned, recipe_for
 from .tasks import Task
 
-#: Agents the harness knows by name.
+#: Agents the harness knows by name, on every kind of task (the seed test adds
+#: ``doubled-gain``); learned agents are named by their model.
 AGENTS = ("rls", "cerebellum", "cerebellum-random", "nlms", "tuned-feedback", "oracle")
 #: The agents of a default run.
 DEFAULT_AGENTS = ("rls", "cerebellum", "tuned-feedback", "oracle")
-#: Seeds of the tuning episodes: apart from any evaluation seed. Five, so that the
-#: gains found do not merely fit three lucky initial states.
-TUNING_SEEDS = (10_000, 10_001, 10_002, 10_003, 10_004)
+
+__all__ = ["AGENTS", "DEFAULT_AGENTS", "TUNING_SEEDS", "EpisodeRecord", "SuiteResult", "build_agent",
+           "evaluate", "run_agent", "tune_for_task", "tuning_key"]
 
 
 @dataclass(frozen=True)
 class EpisodeRecord:
-    """Metrics of one episode of one agent on one task."""
+    """Metrics of one episode of one agent on one task.
+
+    ``metrics`` holds what the task's kind measures besides success, length and
+    return: ``rms_error`` of the controlled channel (balance, seed test), and for
+    reaching the number of reaches, how many settled, their settle times and
+    whether all were held.
+    """
 
     task: str
     agent: str
@@ -46,51 +51,34 @@ class EpisodeRecord:
     success: bool
     length: int
     total_return: float
-    rms_error: float
+    metrics: dict = field(default_factory=dict)
+
+    @property
+    def rms_error(self) -> float:
+        """RMS of the controlled error (NaN where the task does not measure one)."""
+        return float(self.metrics.get("rms_error", math.nan))
 
 
-def build_agent(name: str, task: Task, env, seed: int, tuned_gains=None):
+def build_agent(name: str, task: Task, env, seed: int, tuned: Tuned | None = None):
     """Return a fresh agent called ``name`` for ``task``.
 
     Learned agents and the oracle get the task's delay for internal feedback;
     the tuned-feedback opponent acts on the observation as it arrives.
     """
-    if name == "tuned-feedback":
-        if tuned_gains is None:
-            raise ValueError("the tuned-feedback agent needs tuned gains")
-        return FeedbackAgent.for_env(env, tuned_gains)
-    # The task's env has its SensoryDelay outermost: read the delay from it rather
-    # than building a second env through task.delay_steps.
-    delay_steps = env.delay_steps if isinstance(env, SensoryDelay) else 0
-    if name == "oracle":
-        return Agent.for_env(env, model=OracleModel(env), delay_steps=delay_steps)
-    if name not in AGENTS:
-        raise ValueError(f"unknown agent {name!r}; choose from {', '.join(AGENTS)}")
-    return Agent.for_env(env, model=name, seed=seed, delay_steps=delay_steps)
+    return recipe_for(task).build(name, task, env, seed, tuned)
 
 
 def tuning_key(task: Task) -> tuple:
-    """Tasks that share this key share their tuned gains (same plant, delay and noise)."""
+    """Tasks that share this key share their tuned opponent (same plant, delay and noise)."""
     return (task.env_id, task.delay_ms, task.noise_sigma)
 
 
-def tune_for_task(task: Task, generations: int = 40, population: int = 10) -> TuningResult:
-    """Tune linear feedback gains on ``task``'s original plant (no mid-episode change).
-
-    The search box allows each gain up to 20 times the command range over the
-    channel's scale, either sign, and starts from the preset gains.
-    """
-    preset = get_preset(task.env_id)
-    command_scale = preset.command_scale[0]
-    bounds = [(-20.0 * command_scale / s, 20.0 * command_scale / s) for s in preset.state_scale]
-    return tune_feedback(
-        partial(task.make_env, with_change=False), preset.gains, bounds, seeds=TUNING_SEEDS,
-        error_channel=task.error_channel, error_scale=task.error_scale,
-        generations=generations, population=population,
-    )
+def tune_for_task(task: Task, generations: int = 40) -> Tuned:
+    """Tune the no-model opponent on ``task``'s original plant (no mid-episode change)."""
+    return recipe_for(task).tune(task, generations)
 
 
-def run_agent(task: Task, agent_name: str, seed: int, tuned_gains=None,
+def run_agent(task: Task, agent_name: str, seed: int, tuned: Tuned | None = None,
               factory=None) -> list[EpisodeRecord]:
     """Run one fresh agent on one task for the task's episodes; return per-episode metrics.
 
@@ -101,18 +89,16 @@ def run_agent(task: Task, agent_name: str, seed: int, tuned_gains=None,
     if factory is not None:
         agent = factory(task, env, seed)
     else:
-        agent = build_agent(agent_name, task, env, seed, tuned_gains)
+        agent = build_agent(agent_name, task, env, seed, tuned)
     result = run_episodes(agent, env, episodes=task.episodes, seed=seed, label=agent_name)
     env.close()
-    limit = env.spec.max_episode_steps
+    score = recipe_for(task).score
     records = []
     for number, trace in enumerate(result.episodes):
-        errors = trace.true_observations[task.rms_start + 1 :, task.error_channel]
-        rms = float(np.sqrt(np.mean(errors**2))) if errors.size else float("nan")
+        success, metrics = score(task, trace, env)
         records.append(EpisodeRecord(
-            task=task.name, agent=agent_name, seed=seed, episode=number + 1,
-            success=bool(not trace.terminated and trace.length >= limit),
-            length=trace.length, total_return=trace.total_return, rms_error=rms,
+            task=task.name, agent=agent_name, seed=seed, episode=number + 1, success=bool(success),
+            length=trace.length, total_return=trace.total_return, metrics=metrics,
         ))
     return records
 
@@ -128,7 +114,7 @@ def _tune_job(job):
 
 @dataclass
 class SuiteResult:
-    """Per-episode records of a suite run, with summaries, a table and plots."""
+    """Per-episode records of a suite run, with summaries, tables and plots."""
 
     tasks: list[Task]
     agents: tuple[str, ...]
@@ -143,12 +129,23 @@ class SuiteResult:
     def summary(self) -> list[dict]:
         """One row per task and agent.
 
-        Keys: ``task``, ``agent``, ``seeds``, ``first_success`` (seeds whose
-        first episode succeeded), ``final_success`` (seeds that succeeded by
-        their last episode), ``median_episodes_to_success`` (over seeds that
-        succeeded), ``median_first_length`` and ``median_rms`` (RMS of the
-        controlled error over the task's window in the first episode, over seeds
-        whose first episode lasted past the window's start).
+        Keys for every task: ``task``, ``kind``, ``agent``, ``seeds``,
+        ``first_success`` (seeds whose first episode succeeded),
+        ``final_success`` (seeds that succeeded by their last episode),
+        ``median_episodes_to_success`` and ``median_steps_to_success``
+        (environment steps up to the end of the first successful episode), both
+        over the seeds that succeeded, and ``median_rms`` (first episode, where
+        the kind measures one). Then by kind:
+
+        - balance: ``median_first_length``;
+        - reaching (first episode, reaches pooled over seeds): ``reaches``,
+          ``reached_fraction``, ``median_settle_time`` (unsettled reaches count
+          as infinite), ``all_held`` (seeds that reached and held every target);
+        - return: ``mean_returns`` (per episode, over seeds) and, with a
+          ``mean_window``, ``window_mean`` (over seeds of each seed's mean over
+          the window) and ``window_success`` (seeds whose window mean meets the
+          task's return);
+        - seed test: ``passed`` (seeds whose every trial kept the pole up).
         """
         rows = []
         for task in self.tasks:
@@ -157,59 +154,61 @@ class SuiteResult:
                 if not records:
                     continue
                 by_seed: dict[int, list[EpisodeRecord]] = {}
-                for record in records:
+                for record in sorted(records, key=lambda r: (r.seed, r.episode)):
                     by_seed.setdefault(record.seed, []).append(record)
-                firsts = [min(rs, key=lambda r: r.episode) for rs in by_seed.values()]
-                to_success = [
-                    min(r.episode for r in rs if r.success) for rs in by_seed.values()
-                    if any(r.success for r in rs)
-                ]
+                runs = list(by_seed.values())
+                firsts = [rs[0] for rs in runs]
+                to_success, steps = [], []
+                for rs in runs:
+                    hit = next((i for i, r in enumerate(rs) if r.success), None)
+                    if hit is not None:
+                        to_success.append(rs[hit].episode)
+                        steps.append(sum(r.length for r in rs[: hit + 1]))
                 rms = [r.rms_error for r in firsts if np.isfinite(r.rms_error)]
-                rows.append({
-                    "task": task.name, "agent": agent, "seeds": len(by_seed),
+                row = {
+                    "task": task.name, "kind": task.kind, "agent": agent, "seeds": len(runs),
                     "first_success": sum(r.success for r in firsts),
                     "final_success": len(to_success),
                     "median_episodes_to_success": float(np.median(to_success)) if to_success else None,
-                    "median_first_length": float(np.median([r.length for r in firsts])),
+                    "median_steps_to_success": float(np.median(steps)) if steps else None,
                     "median_rms": float(np.median(rms)) if rms else None,
-                })
+                }
+                row.update(_KIND_SUMMARIES[task.kind](task, runs))
+                rows.append(row)
         return rows
 
     def to_markdown(self) -> str:
-        """Return the summary as a Markdown table, with the tuned gains below it."""
-        episodes = {t.name: t.episodes for t in self.tasks}
-        lines = [
-            "| task | agent | first episode balanced | balanced by last episode | "
-            "episodes to success (median) | first-episode length (median) | RMS pole angle (rad) |",
-            "|---|---|---|---|---|---|---|",
-        ]
-        for row in self.summary():
-            n = row["seeds"]
-            to_success = row["median_episodes_to_success"]
-            rms = row["median_rms"]
-            lines.append(
-                f"| {row['task']} | {row['agent']} | {row['first_success']}/{n} "
-                f"| {row['final_success']}/{n} (of {episodes[row['task']]}) "
-                f"| {'-' if to_success is None else f'{to_success:g}'} "
-                f"| {row['median_first_length']:g} | {'-' if rms is None else f'{rms:.2g}'} |"
-            )
+        """Return the summary as Markdown tables (one per kind of task), then the tuned opponents."""
+        rows = self.summary()
+        tasks = {t.name: t for t in self.tasks}
+        blocks = []
+        for kind, (header, line) in _TABLES.items():
+            selected = [r for r in rows if r["kind"] == kind]
+            if selected:
+                blocks.append("\n".join([header, "|---" * header.count(" | ") + "|---|"]
+                                         + [line(r, tasks[r["task"]]) for r in selected]))
         if self.tuning:
-            lines += ["", "Tuned-feedback gains (differential evolution on the task, no model):", "",
-                      "| task plant (env, delay ms, noise) | gains | tuning survival | gain sets tried "
-                      "| trial episodes | seconds |", "|---|---|---|---|---|---|"]
+            lines = ["Tuned no-model opponents (searched on the task itself):", "",
+                     "| task plant (env, delay ms, noise) | parameters | score | trial episodes "
+                     "| seconds |", "|---|---|---|---|---|"]
             for key, tuned in self.tuning.items():
-                gains = ", ".join(f"{g:.3g}" for g in tuned.gains)
-                lines.append(f"| {key[0]}, {key[1]:g}, {key[2]:g} | [{gains}] | {tuned.survival:.3f} "
-                             f"| {tuned.evaluations} | {tuned.episodes} | {tuned.seconds:.0f} |")
-        return "\n".join(lines) + "\n"
+                lines.append(f"| {key[0]}, {key[1]:g}, {key[2]:g} | {tuned.describe()} "
+                             f"| {tuned.score:.3f} | {tuned.episodes} | {tuned.seconds:.0f} |")
+            blocks.append("\n".join(lines))
+        return "\n\n".join(blocks) + "\n"
 
     def to_csv(self, path) -> Path:
-        """Write one row per episode, atomically."""
+        """Write one row per episode, atomically; lists of metrics are written as JSON."""
+        keys = list(dict.fromkeys(k for r in self.records for k in r.metrics))
+        fields = [f for f in EpisodeRecord.__dataclass_fields__ if f != "metrics"] + keys
         with atomic_write(path, "w", newline="") as stream:
-            writer = csv.DictWriter(stream, fieldnames=list(EpisodeRecord.__dataclass_fields__))
+            writer = csv.DictWriter(stream, fieldnames=fields, restval="")
             writer.writeheader()
             for record in self.records:
-                writer.writerow(asdict(record))
+                row = asdict(record)
+                metrics = row.pop("metrics")
+                row.update({k: json.dumps(v) if isinstance(v, list) else v for k, v in metrics.items()})
+                writer.writerow(row)
         return Path(path)
 
     def plot(self, folder) -> list[Path]:
@@ -248,29 +247,131 @@ class SuiteResult:
         columns = min(5, len(self.tasks))
         rows_count = -(-len(self.tasks) // columns)
         size = (2.8 * columns + 0.5, 2.6 * rows_count + 0.4)
-        figure, axes = plt.subplots(rows_count, columns, figsize=size, sharey=True, squeeze=False)
+        figure, axes = plt.subplots(rows_count, columns, figsize=size, squeeze=False)
         for axis, task in zip(axes.flat, self.tasks, strict=False):
+            label, value = _CURVES[task.kind]
             for agent in self.agents:
                 records = self._select(task.name, agent)
                 if not records:
                     continue
                 episodes = sorted({r.episode for r in records})
-                means = [np.mean([r.length for r in records if r.episode == e]) for e in episodes]
+                means = [np.mean([value(r) for r in records if r.episode == e]) for e in episodes]
                 axis.plot(episodes, means, label=agent, **_style(agent))
+            if task.kind == "return":
+                axis.axhline(task.success_return, color="0.5", linewidth=0.8, linestyle=":")
             axis.set_title(task.name, fontsize="small")
+            axis.set_ylabel(label, fontsize="small")
+            axis.set_xlabel("episode", fontsize="small")
             axis.set_xticks(range(1, task.episodes + 1))
             axis.grid(alpha=0.3)
         for axis in axes.flat[len(self.tasks):]:
             axis.set_visible(False)
-        for axis in axes[:, 0]:
-            axis.set_ylabel("mean length (steps)")
-        for axis in axes[-1]:
-            axis.set_xlabel("episode")
         axes.flat[0].legend(fontsize="x-small")
         figure.tight_layout()
         written.append(_save(figure, folder / "learning_curves.png"))
         plt.close(figure)
         return written
+
+
+def _balance_summary(task, runs) -> dict:
+    return {"median_first_length": float(np.median([rs[0].length for rs in runs]))}
+
+
+def _reaching_summary(task, runs) -> dict:
+    firsts = [rs[0].metrics for rs in runs]
+    settle = [t for m in firsts for t in m.get("settle_times", [])]
+    reaches = sum(m.get("reaches", 0) for m in firsts)
+    return {
+        "reaches": reaches,
+        "reached_fraction": sum(m.get("reached", 0) for m in firsts) / reaches if reaches else math.nan,
+        "median_settle_time": float(np.median(settle)) if settle else math.nan,
+        "all_held": sum(bool(m.get("all_held")) for m in firsts),
+    }
+
+
+def _return_summary(task, runs) -> dict:
+    count = max(len(rs) for rs in runs)
+    means = [float(np.mean([rs[e].total_return for rs in runs if len(rs) > e])) for e in range(count)]
+    row = {"mean_returns": means}
+    if task.mean_window:
+        first, last = task.mean_window
+        window = [np.mean([r.total_return for r in rs[first - 1 : last]]) for rs in runs
+                  if len(rs) >= last]
+        row["window_mean"] = float(np.mean(window)) if window else math.nan
+        row["window_success"] = int(sum(w >= task.success_return for w in window))
+    return row
+
+
+def _seed_summary(task, runs) -> dict:
+    return {"passed": sum(all(r.success for r in rs) and len(rs) == task.episodes for rs in runs)}
+
+
+_KIND_SUMMARIES = {"balance": _balance_summary, "reaching": _reaching_summary,
+                   "return": _return_summary, "seed-test": _seed_summary}
+
+
+def _number(value, spec: str = "g") -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return "inf" if value == math.inf else format(value, spec)
+
+
+def _balance_line(row, task) -> str:
+    n = row["seeds"]
+    return (f"| {row['task']} | {row['agent']} | {row['first_success']}/{n} "
+            f"| {row['final_success']}/{n} (of {task.episodes}) "
+            f"| {_number(row['median_episodes_to_success'])} "
+            f"| {row['median_first_length']:g} | {_number(row['median_rms'], '.2g')} |")
+
+
+def _reaching_line(row, task) -> str:
+    n = row["seeds"]
+    held = f"{row['all_held']}/{n}" if task.all_held else "-"
+    return (f"| {row['task']} | {row['agent']} | {task.target} "
+            f"| {_number(row['reached_fraction'], '.0%')} of {row['reaches']} "
+            f"| {row['first_success']}/{n} | {_number(row['median_settle_time'], '.2f')} | {held} "
+            f"| {_number(row['median_rms'], '.3f')} |")
+
+
+def _return_line(row, task) -> str:
+    n = row["seeds"]
+    returns = ", ".join(f"{v:.0f}" for v in row["mean_returns"])
+    if task.mean_window:
+        figure = (f"mean eps {task.mean_window[0]}-{task.mean_window[1]}: "
+                  f"{_number(row['window_mean'], '.0f')} ({row['window_success']}/{n} seeds)")
+    else:
+        figure = f"{row['final_success']}/{n} seeds by episode {task.episodes}"
+    return (f"| {row['task']} | {row['agent']} | {task.target} | {figure} | {returns} "
+            f"| {_number(row['median_episodes_to_success'])} "
+            f"| {_number(row['median_steps_to_success'], '.0f')} |")
+
+
+def _seed_line(row, task) -> str:
+    n = row["seeds"]
+    return (f"| {row['task']} | {row['agent']} | {row['passed']}/{n} | {row['first_success']}/{n} "
+            f"| {_number(row['median_rms'], '.2g')} |")
+
+
+_TABLES = {
+    "balance": ("| task | agent | first episode balanced | balanced by last episode | "
+                "episodes to success (median) | first-episode length (median) | RMS pole angle (rad) |",
+                _balance_line),
+    "reaching": ("| task | agent | target | reaches settled in 1 s (first session) | seeds meeting "
+                 "the target | median settle time (s) | all 8 held | RMS error (rad, median) |",
+                 _reaching_line),
+    "return": ("| task | agent | target | acceptance figure | mean return per episode "
+               "| episodes to success (median) | env steps to success (median) |", _return_line),
+    "seed-test": ("| task | agent | passed (every trial up) | trial 1 up "
+                  "| RMS sin(angle), last 5 s of trial 1 (median) |", _seed_line),
+}
+
+_CURVES = {
+    "balance": ("mean length (steps)", lambda r: r.length),
+    "reaching": ("fraction of reaches settled",
+                 lambda r: r.metrics["reached"] / max(r.metrics["reaches"], 1)),
+    "return": ("mean return", lambda r: r.total_return),
+    "seed-test": ("fraction of trials up", lambda r: float(r.success)),
+}
 
 
 _STYLES = {
@@ -303,7 +404,9 @@ def evaluate(tasks, agents=DEFAULT_AGENTS, seeds=range(20), workers: int = 1,
     tasks : sequence of Task
         The tasks (see :data:`cerebellar.evaluate.TASKS`).
     agents : sequence of str or (str, callable)
-        Agent names from :data:`AGENTS`, or ``(name, factory)`` pairs for any
+        Agent names from :data:`AGENTS` or model names (``doubled-gain`` on the
+        seed test; an agent a task's kind does not build is left out of that
+        task), or ``(name, factory)`` pairs for any
         other agent: ``factory(task, env, seed)`` returns an object with
         ``act(obs)``, ``observe(obs, action, next_obs)`` and ``reset()`` (and,
         for the runner's traces, ``actions`` and ``last_command_`` as
@@ -314,7 +417,8 @@ def evaluate(tasks, agents=DEFAULT_AGENTS, seeds=range(20), workers: int = 1,
     workers : int
         Processes to run in parallel.
     tuning_generations : int
-        Budget of the tuned-feedback search (generations of differential evolution).
+        Budget of the tuned-feedback search on balance tasks and the seed test
+        (generations of differential evolution); the other kinds search a fixed grid.
     progress : callable, optional
         Called with 1 after each finished (task, agent, seed) job.
 
@@ -324,11 +428,16 @@ def evaluate(tasks, agents=DEFAULT_AGENTS, seeds=range(20), workers: int = 1,
     """
     factories = {a[0]: a[1] for a in agents if isinstance(a, tuple)}
     agents = tuple(a[0] if isinstance(a, tuple) else a for a in agents)
-    unknown = [a for a in agents if a not in AGENTS and a not in factories]
-    if unknown:
-        raise ValueError(f"unknown agent(s) {unknown}; choose from {', '.join(AGENTS)}")
-    started = time.perf_counter()
     tasks, seeds = list(tasks), tuple(int(s) for s in seeds)
+    known = set(AGENTS) | set(MODEL_NAMES) | {a for t in tasks for a in recipe_for(t).agents}
+    unknown = [a for a in agents if a not in known and a not in factories]
+    if unknown:
+        raise ValueError(f"unknown agent(s) {unknown}; choose from {', '.join(sorted(known))}")
+
+    def applies(task, agent):  # e.g. the seed test's doubled-gain opponent exists only there
+        return agent in factories or agent in MODEL_NAMES or agent in recipe_for(task).agents
+
+    started = time.perf_counter()
     tuning: dict = {}
     with ProcessPoolExecutor(max(1, workers)) as pool:
         if "tuned-feedback" in agents:
@@ -336,9 +445,9 @@ def evaluate(tasks, agents=DEFAULT_AGENTS, seeds=range(20), workers: int = 1,
             jobs = [(task, tuning_generations) for task in unique.values()]
             tuning = dict(pool.map(_tune_job, jobs))
         jobs = [
-            (task, agent, seed, tuning[tuning_key(task)].gains if agent == "tuned-feedback" else None,
+            (task, agent, seed, tuning[tuning_key(task)] if agent == "tuned-feedback" else None,
              factories.get(agent))
-            for task in tasks for agent in agents for seed in seeds
+            for task in tasks for agent in agents if applies(task, agent) for seed in seeds
         ]
         records: list[EpisodeRecord] = []
         for batch in pool.map(_run_job, jobs):

@@ -1,9 +1,10 @@
 """Evaluation tasks: an environment with its perturbations, and how to score it.
 
-A task is a recipe (ids and numbers only, so it can be sent to worker
-processes): the registered environment, the sensory delay, the observation
-noise, a mid-episode plant change, the number of episodes each fresh agent
-gets, and the channel whose RMS error measures precision.
+A task is data (ids and numbers only, so it can be sent to worker processes):
+the registered environment, the sensory delay, the observation noise, a
+mid-episode plant change, the number of episodes each fresh agent gets, its
+kind (which picks how agents are built and episodes scored, see
+:mod:`cerebellar.evaluate.recipes`) and the kind's success criterion.
 """
 
 from __future__ import annotations
@@ -43,7 +44,24 @@ class Task:
     rms_start : int
         First step of the window over which the RMS error is measured.
     group : str
-        Which suite the task belongs to (``delay``, ``change``, ``precision``, ``noise``).
+        Which suite the task belongs to (``delay``, ``change``, ``precision``,
+        ``noise``, ``limbs``, ``swingup``, ``seed``).
+    kind : str
+        ``"balance"`` (success: the whole episode survived), ``"reaching"``,
+        ``"return"`` or ``"seed-test"``; see :mod:`cerebellar.evaluate.recipes`.
+    success_fraction : float
+        Reaching: an episode succeeds when this fraction of its reaches settle
+        within 0.05 rad in 1 s.
+    all_held : int
+        Reaching: if non-zero, an episode succeeds only when exactly this many
+        targets were all reached and held (the wrist's 8 directions).
+    success_return : float
+        Return: an episode succeeds when its return is at least this.
+    mean_window : tuple of int, optional
+        Return: first and last episode (1-based) whose mean return is the
+        acceptance figure (Pendulum: episodes 3-10).
+    target : str
+        The acceptance target in words, for the table.
     """
 
     name: str
@@ -57,6 +75,12 @@ class Task:
     error_scale: float = 0.2094
     rms_start: int = 200
     group: str = ""
+    kind: str = "balance"
+    success_fraction: float = 0.95
+    all_held: int = 0
+    success_return: float = 0.0
+    mean_window: tuple[int, int] | None = None
+    target: str = ""
 
     def make_env(self, with_change: bool = True):
         """Return a fresh environment with the task's perturbations.
@@ -93,7 +117,29 @@ def _build_tasks() -> dict[str, Task]:
     tasks += [Task(f"change-{ms}", delay_ms=ms, change=POLE_CHANGE, group="change") for ms in (0, 100)]
     tasks.append(Task("precision", group="precision", episodes=1))
     tasks.append(Task("noise-100", delay_ms=100, noise_sigma=0.01, group="noise"))
+    tasks += [_reaching_task(limb, ms) for limb in ("arm", "wrist") for ms in (0, 100)]
+    tasks += [
+        Task("pendulum", "Pendulum-v1", kind="return", episodes=10, success_return=-200.0,
+             mean_window=(3, 10), group="swingup", target="mean return of episodes 3-10 >= -200"),
+        Task("acrobot", "Acrobot-v1", kind="return", episodes=5, success_return=-100.0,
+             group="swingup", target="return >= -100 by episode 5"),
+        Task("mountaincar", "MountainCarContinuous-v0", kind="return", episodes=5,
+             success_return=90.0, group="swingup", target="return >= 90 by episode 5"),
+        Task("dmc-seed-test", envs.DMC_CARTPOLE_BALANCE_ID, kind="seed-test", episodes=3,
+             error_channel=2, error_scale=0.66, group="seed",
+             target="3 consecutive 10 s trials with |sin angle| < 0.66, >= 19/20 seeds"),
+    ]
     return {task.name: task for task in tasks}
+
+
+def _reaching_task(limb: str, delay_ms: int) -> Task:
+    if limb == "arm":
+        fraction = 0.9 if delay_ms else 0.95
+        return Task(f"arm-{delay_ms}", envs.TWO_LINK_ARM_ID, delay_ms=delay_ms, kind="reaching",
+                    episodes=1, success_fraction=fraction, group="limbs",
+                    target=f">= {fraction:.0%} of reaches within 0.05 rad in 1 s")
+    return Task(f"wrist-{delay_ms}", envs.WRIST_STEP_TRACKING_ID, delay_ms=delay_ms, kind="reaching",
+                episodes=1, all_held=8, group="limbs", target="all 8 directions reached and held")
 
 
 #: Every predefined task, by name.
@@ -102,8 +148,12 @@ TASKS: dict[str, Task] = _build_tasks()
 #: Named groups of tasks for ``cerebellar suite --tasks``.
 SUITES: dict[str, tuple[str, ...]] = {
     group: tuple(name for name, task in TASKS.items() if task.group == group)
-    for group in ("delay", "change", "precision", "noise")
+    for group in ("delay", "change", "precision", "noise", "limbs", "swingup", "seed")
 }
+#: The cart-pole suites of the internal-feedback issue (the default of ``cerebellar suite``).
+CARTPOLE_SUITES = ("delay", "change", "precision", "noise")
+#: The limbs, swing-up and seed-test suites.
+NONLINEAR_SUITES = ("limbs", "swingup", "seed")
 
 
 def resolve_tasks(names) -> list[Task]:
