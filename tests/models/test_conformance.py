@@ -17,7 +17,7 @@ from cerebellar.models.conformance import (
     linear_plant,
 )
 
-LEARNERS = ("rls", "nlms", "cerebellum-cmac", "cerebellum-random")
+LEARNERS = ("rls", "nlms", "cerebellum-cmac", "cerebellum-random", "cerebellum-smooth")
 
 
 def factory(name):

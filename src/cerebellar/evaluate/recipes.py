@@ -222,7 +222,8 @@ def _return_tune(task, generations) -> Tuned:
 
     started = time.perf_counter()
     params = swingup.tune_no_model(task.env_id)
-    return Tuned(dict(params), float(params.get("score", math.nan)), int(params.get("episodes", 0)),
+    shown = {key: value for key, value in params.items() if key not in ("env_id", "trial_return")}
+    return Tuned(shown, float(params["trial_return"]), int(params["episodes"]),
                  time.perf_counter() - started)
 
 

@@ -11,11 +11,12 @@ from .._io import CheckpointError, load_checkpoint
 from .base import ForwardModel, OnlineForwardModel
 from .cerebellum import GRANULE_LAYERS, Cerebellum
 from .linear import NLMS, RLS
+from .smooth import SmoothCerebellum
 
 #: Model names accepted by :func:`make_model`, the agent and the command line.
-MODEL_NAMES = ("rls", "nlms", "cerebellum", "cerebellum-cmac", "cerebellum-random")
+MODEL_NAMES = ("rls", "nlms", "cerebellum", "cerebellum-cmac", "cerebellum-random", "cerebellum-smooth")
 
-_CLASSES = {cls.__name__: cls for cls in (RLS, NLMS, Cerebellum)}
+_CLASSES = {cls.__name__: cls for cls in (RLS, NLMS, Cerebellum, SmoothCerebellum)}
 
 
 def make_model(name: str, **params) -> OnlineForwardModel:
@@ -25,7 +26,9 @@ def make_model(name: str, **params) -> OnlineForwardModel:
     ----------
     name : str
         One of :data:`MODEL_NAMES`. ``"cerebellum"`` uses the CMAC granule layer;
-        ``"cerebellum-random"`` the sparse random expansion.
+        ``"cerebellum-random"`` the sparse random expansion; ``"cerebellum-smooth"``
+        (:class:`SmoothCerebellum`) a dense random-Fourier granule layer with a
+        least-squares readout.
     **params
         Hyperparameters passed to the model's constructor.
 
@@ -43,6 +46,8 @@ def make_model(name: str, **params) -> OnlineForwardModel:
         return Cerebellum(**{"granule": "cmac", **params})
     if key == "cerebellum-random":
         return Cerebellum(**{"granule": "random", **params})
+    if key == "cerebellum-smooth":
+        return SmoothCerebellum(**params)
     raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
 
 
@@ -62,5 +67,5 @@ def load(path) -> OnlineForwardModel:
 
 __all__ = [
     "GRANULE_LAYERS", "MODEL_NAMES", "CheckpointError", "Cerebellum", "ForwardModel",
-    "NLMS", "OnlineForwardModel", "RLS", "load", "make_model",
+    "NLMS", "OnlineForwardModel", "RLS", "SmoothCerebellum", "load", "make_model",
 ]
