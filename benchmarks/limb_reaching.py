@@ -12,12 +12,24 @@ the first episode (session) of a fresh agent per seed and reports, from the true
 
 Agents
 ------
-- ``rls``, ``cerebellum`` (CMAC), ``cerebellum-random``, ``oracle``: the forward-model
-  agent, K = 3, internal feedback (Smith predictor) over the delay.
+- ``rls``, ``cerebellum`` (CMAC), ``cerebellum-random``: the library's reaching agent
+  (:func:`cerebellar.control.reaching.reaching_agent`): the seed's forward-model agent,
+  K = 3, internal feedback (Smith predictor) over the delay; on the arm with a delay the
+  model sees the arm through ``ArmFeatures`` and gentle PD carries the command until
+  the model's own error across the delay is small (``trust_``; the "model trusted"
+  column is its value at the end of the episode).
+- ``oracle``: the seed's agent with the true dynamics as model.
 - ``feedback``: the preset PD gains, no model.
 - ``tuned-pd``: PD gains searched by differential evolution with the same delay, on
   a reaching score (fraction reached, then settle time), on seeds 1000-1001.
 - Variants investigating the arm-with-delay problem (see ``--variants``):
+  ``+seed`` (the seed's agent as it was: blank model on the raw observation, no
+  safeguards), variants of the library agent ``+corr`` (with the agent's
+  ``correction`` 0.05 on the angles and velocities),
+  ``+nofallback`` (model's controller from the first step), ``+plainmodel`` (the
+  seed's blank model in place of ``ArmFeatures``); ``oracle[m2*0.8]`` etc. (the true
+  dynamics with a parameter scaled: how much model error the seed's controller
+  tolerates); ``+hold`` (add the command that the model says holds the target);
   ``+gate`` (model used only once its own delay-span prediction error is small,
   otherwise PD on the delayed observation with the tuned or softened gains),
   ``+feat`` (the model also sees ``sin q1``, ``sin(q1 + q2)`` and ``cos(q2) u``),
@@ -27,14 +39,15 @@ Agents
 Usage::
 
     python benchmarks/limb_reaching.py [--seeds 0-9] [--envs arm,wrist] [--delays 0,100]
-        [--agents rls,cerebellum,...] [--variants] [--workers 2]
+        [--agents rls,cerebellum,...] [--variants] [--tune] [--workers 1]
 
-Tuned gains are cached in ``/tmp/limb_reaching_tuned.json`` (``--retune`` redoes them).
+Tuned gains are cached in ``/tmp/limb_reaching_tuned_v2.json`` (``--tune`` redoes them).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import multiprocessing
@@ -43,13 +56,20 @@ import time
 
 import gymnasium as gym
 import numpy as np
-from scipy.optimize import differential_evolution
 
 import cerebellar.envs  # noqa: F401  (registers the environments)
 from cerebellar import Agent
-from cerebellar.control import FeedbackAgent, LinearFeedback, RolloutController
+from cerebellar.control import FeedbackAgent, ForwardModelController, LinearFeedback, RolloutController
+from cerebellar.control.reaching import (
+    oracle_reaching_agent,
+    pd_agent,
+    pd_gains,
+    reaching_agent,
+    run_reaching_episode,
+    tune_pd,
+)
 from cerebellar.envs import SensoryDelay
-from cerebellar.evaluate.reaching import reach_metrics, summarise_reaches
+from cerebellar.evaluate.reaching import summarise_reaches
 from cerebellar.models import RLS, make_model
 from cerebellar.models.oracle import OracleModel
 from cerebellar.presets import get_preset
@@ -57,10 +77,14 @@ from cerebellar.presets import get_preset
 ENVS = {"arm": "cerebellar/TwoLinkArm-v0", "wrist": "cerebellar/WristStepTracking-v0"}
 BASE_AGENTS = ("rls", "cerebellum", "cerebellum-random", "oracle", "feedback", "tuned-pd")
 VARIANTS = ("rls+gate", "cerebellum-random+gate", "rls+feat", "rls+feat+gate", "rls+stops+gate",
-            "rls+feat+stops+gate", "cerebellum-random+feat+gate", "rls+rollout", "oracle+rollout")
+            "rls+feat+stops+gate", "cerebellum-random+feat+gate", "rls+rollout", "oracle+rollout",
+            "rls+hold", "rls+feat+hold", "oracle+hold", "oracle[m2*0.8]", "oracle[g*0.9]",
+            "oracle[m2*1.25]", "oracle[i1*1.5,i2*1.5]", "rls+seed", "rls+corr", "rls+nofallback",
+            "rls+plainmodel")
+#: Parts of the library's delayed-arm agent that a variant can change.
+ABLATIONS = {"corr", "nofallback", "plainmodel"}
 TUNE_SEEDS = (1000, 1001)
-TUNE_CACHE = "/tmp/limb_reaching_tuned.json"
-TOLERANCE, WITHIN = 0.05, 1.0
+TUNE_CACHE = "/tmp/limb_reaching_tuned_v2.json"
 
 
 def make_env(env_key: str, delay_ms: float):
@@ -72,12 +96,6 @@ def make_env(env_key: str, delay_ms: float):
 def delay_of(env) -> int:
     """Return the delay in steps of an environment made by :func:`make_env`."""
     return int(getattr(env, "delay_steps", 0))
-
-
-def pd_gains(kp, kd) -> np.ndarray:
-    """Return the 2 x 6 gain matrix of independent-joint PD on ``(q, dq, target)``."""
-    return np.array([[kp[0], 0.0, kd[0], 0.0, -kp[0], 0.0],
-                     [0.0, kp[1], 0.0, kd[1], 0.0, -kp[1]]])
 
 
 def preset_pd(env_key: str) -> tuple[np.ndarray, np.ndarray]:
@@ -188,7 +206,7 @@ class GatedAgent(Agent):
     def __init__(self, *args, fallback: LinearFeedback, threshold: float = 0.02, window: int = 50,
                  **kwargs):
         super().__init__(*args, **kwargs)
-        self.fallback = fallback
+        self.pd_fallback = fallback
         self.threshold = threshold
         self.window = window
         self._pending: list[np.ndarray] = []
@@ -215,7 +233,7 @@ class GatedAgent(Agent):
         if self.trusted:
             self.trusted_steps += 1
             return action
-        command = np.minimum(np.maximum(self.fallback(observation), self.actions.low), self.actions.high)
+        command = np.minimum(np.maximum(self.pd_fallback(observation), self.actions.low), self.actions.high)
         self.last_command_ = command
         return self.actions.to_action(command)
 
@@ -225,52 +243,71 @@ class GatedAgent(Agent):
         self._pending.clear()
 
 
-def tuned_pd(env_key: str, delay_ms: float, retune: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Return the tuned ``(Kp, Kd)`` for a task, from the cache or by searching."""
+def tuned_pd(env_key: str, delay_ms: float, generations: int = 15, retune: bool = False) -> dict:
+    """Return the tuned PD parameters for a task (:func:`~cerebellar.control.reaching.tune_pd`), cached."""
     cache = {}
     if os.path.exists(TUNE_CACHE):
         with open(TUNE_CACHE) as handle:
             cache = json.load(handle)
     key = f"{env_key}-{int(delay_ms)}"
-    if key in cache and not retune:
-        kp, kd = cache[key]
-        return np.array(kp), np.array(kd)
-    raise KeyError(f"no tuned gains for {key}: run with --tune first")
+    if key not in cache or retune:
+        cache[key] = tune_pd(lambda: make_env(env_key, delay_ms), seeds=TUNE_SEEDS,
+                             generations=generations)
+        print(f"tuned {key}: {json.dumps(cache[key])}", flush=True)
+        with open(TUNE_CACHE, "w") as handle:
+            json.dump(cache, handle)
+    return cache[key]
 
 
-def pd_score(params, env_key: str, delay_ms: float, seeds=TUNE_SEEDS) -> float:
-    """Return the reaching score of PD gains ``exp(params)`` (to minimise).
+class HoldController:
+    """Add to the seed's refinement the command the model says holds the goal still.
 
-    Score: fraction reached within 0.05 rad in 1 s, minus 0.1 x the mean settle
-    time capped at 1.5 s (so that among equally reliable gains the faster wins),
-    minus 0.1 x the RMS error capped at 1 rad (so that gains that reach nothing
-    are still ranked).
+    ``u = u_hold + ForwardModelController(state)``, with ``u_hold`` solving
+    ``C(model(goal, u_hold)) = 0`` for the goal state ``(t, 0, t)`` (target
+    angles, zero velocity) by two Newton steps with a finite-difference Jacobian,
+    warm-started from the last solution: a learned gravity compensation, so that
+    the PD need not be stiff to settle within tolerance.
     """
-    kp, kd = np.exp(params[:2]), np.exp(params[2:])
-    reaches = []
-    for seed in seeds:
-        env = make_env(env_key, delay_ms)
-        agent = FeedbackAgent.for_env(env, pd_gains(kp, kd))
-        reaches += run_episode(env, agent, env_key, seed)[0]
-    fraction = np.mean([r.reached for r in reaches])
-    settle = np.mean([min(r.settle_time, 1.5) for r in reaches])
-    rms = summarise_reaches(reaches).rms_error
-    return -(fraction - 0.1 * settle / 1.5 - 0.1 * min(rms, 1.0))
+
+    def __init__(self, feedback, model, iterations, low, high):
+        self.feedback, self.model = feedback, model
+        self.low, self.high = low, high
+        self.inner = ForwardModelController(feedback, model, iterations, low=low, high=high)
+        self.hold_ = np.zeros(len(low))
+
+    def command(self, state):
+        """Return the refined command plus the holding command for the state's target."""
+        goal = np.array([state[4], state[5], 0.0, 0.0, state[4], state[5]])
+        u = self.hold_.copy()
+        for _ in range(2):
+            f0 = self.feedback(self.model.predict(goal, u))
+            jacobian = np.column_stack([self.feedback(self.model.predict(goal, u + e)) - f0
+                                        for e in np.eye(len(u))])
+            try:
+                u = np.clip(u + np.linalg.solve(jacobian, -f0), self.low, self.high)
+            except np.linalg.LinAlgError:
+                break
+        if np.all(np.isfinite(u)):
+            self.hold_ = u
+        return np.clip(self.hold_ + self.inner.command(state), self.low, self.high)
 
 
-def tune(task) -> tuple[str, list, list, float, float]:
-    """Search PD gains for one ``(env_key, delay_ms, generations)`` task."""
-    env_key, delay_ms, generations = task
-    kp0, kd0 = preset_pd(env_key)
-    x0 = np.log(np.concatenate([kp0, kd0]))
-    bounds = [(x - math.log(20), x + math.log(5)) for x in x0]
-    started = time.perf_counter()
-    result = differential_evolution(pd_score, bounds, args=(env_key, delay_ms), x0=x0,
-                                    maxiter=generations, popsize=5, seed=0, tol=0.0, polish=False,
-                                    init="sobol", updating="immediate")
-    best = np.exp(result.x)
-    return f"{env_key}-{int(delay_ms)}", best[:2].tolist(), best[2:].tolist(), -float(result.fun), \
-        time.perf_counter() - started
+class PerturbedOracle:
+    """The arm's true dynamics with some parameters changed: a model with a known error."""
+
+    def __init__(self, env_key: str, **changes):
+        plant = gym.make(ENVS[env_key]).unwrapped
+        plant.params = dataclasses.replace(plant.params, **changes)
+        self._plant = plant
+
+    def predict(self, state, command):
+        """Return the perturbed plant's next state."""
+        return self._plant.dynamics(np.asarray(state, dtype=np.float64),
+                                    np.asarray(command, dtype=np.float64))
+
+    def learn(self, state, command, next_state):
+        """Learn nothing; return the prediction error."""
+        return np.asarray(next_state, dtype=np.float64) - self.predict(state, command)
 
 
 def build_agent(name: str, env, env_key: str, delay_ms: float, seed: int):
@@ -279,7 +316,38 @@ def build_agent(name: str, env, env_key: str, delay_ms: float, seed: int):
     if name == "feedback":
         return FeedbackAgent.for_env(env, get_preset(ENVS[env_key]).gains)
     if name == "tuned-pd":
-        return FeedbackAgent.for_env(env, pd_gains(*tuned_pd(env_key, delay_ms)))
+        return pd_agent(env, tuned_pd(env_key, delay_ms))
+    if name in ("rls", "cerebellum", "cerebellum-random", "nlms"):
+        return reaching_agent(env, name, seed=seed, delay_steps=d)
+    if name == "oracle":
+        return oracle_reaching_agent(env, delay_steps=d)
+    if name.split("+")[0] in ("rls", "cerebellum") and set(name.split("+")[1:]) <= ABLATIONS:
+        # The library agent with parts of the delayed-arm machinery taken out.
+        base, *mods = name.split("+")
+        agent = reaching_agent(env, base, seed=seed, delay_steps=d)
+        if "corr" in mods:
+            agent.correction = 0.05
+            agent._corrected[:] = [True, True, True, True, False, False]
+        if "nofallback" in mods:
+            agent.fallback = None
+        if "plainmodel" in mods:
+            # The seed's blank model in place of ArmFeatures (with the same safeguards).
+            model = make_model(base, seed=seed, input_scale=tuple(get_preset(ENVS[env_key]).state_scale)
+                               + tuple(get_preset(ENVS[env_key]).command_scale))
+            model.initialise(6, 2)
+            agent.model = agent.controller.model = model
+            if agent.fallback is not None:
+                agent.fallback.model = model
+        return agent
+    if name.startswith("oracle["):
+        # e.g. oracle[m2*0.8,g*0.9]: the true dynamics with scaled parameters.
+        params = env.unwrapped.params
+        changes = {}
+        for item in name[len("oracle["):-1].split(","):
+            field, factor = item.split("*")
+            changes[field] = getattr(params, field) * float(factor)
+        return Agent.for_env(env, model=PerturbedOracle(env_key, **changes), iterations=3,
+                             delay_steps=d)
     base, *mods = name.split("+")
     preset = get_preset(ENVS[env_key])
     scale = tuple(preset.state_scale) + tuple(preset.command_scale)
@@ -307,6 +375,9 @@ def build_agent(name: str, env, env_key: str, delay_ms: float, seed: int):
                            fallback=LinearFeedback(pd_gains(kp, kd)))
     else:
         agent = Agent.for_env(env, model=model, iterations=3, delay_steps=d)
+    if "hold" in mods:
+        agent.controller = HoldController(agent.feedback, model, 3, agent.actions.low,
+                                          agent.actions.high)
     if "rollout" in mods:
         agent.controller = RolloutController(agent.feedback, model, horizon=5, iterations=3,
                                              low=agent.actions.low, high=agent.actions.high)
@@ -314,24 +385,6 @@ def build_agent(name: str, env, env_key: str, delay_ms: float, seed: int):
 
 
 # --------------------------------------------------------------------------- running
-
-
-def run_episode(env, agent, env_key: str, seed: int):
-    """Run one episode; return its reaches and the true observations."""
-    observation, info = env.reset(seed=int(seed))
-    agent.reset()
-    truths = [info.get("true_observation", observation)]
-    truncated = terminated = False
-    while not (terminated or truncated):
-        action = agent.act(observation)
-        next_observation, _, terminated, truncated, info = env.step(action)
-        agent.observe(observation, action, next_observation)
-        truths.append(info.get("true_observation", next_observation))
-        observation = next_observation
-    truths = np.array(truths)
-    dt = env.unwrapped.params.dt
-    centre = (0.0, 0.0) if env_key == "wrist" else None
-    return reach_metrics(truths, dt, tolerance=TOLERANCE, within=WITHIN, centre=centre), truths
 
 
 def all_held(reaches) -> bool:
@@ -350,7 +403,7 @@ def run_job(job) -> dict:
     started = time.perf_counter()
     try:
         agent = build_agent(name, env, env_key, delay_ms, seed)
-        reaches, truths = run_episode(env, agent, env_key, seed)
+        reaches, truths = run_reaching_episode(env, agent, seed)
         failure = None
     except (FloatingPointError, ValueError, np.linalg.LinAlgError) as error:
         reaches, truths, failure = [], None, f"{type(error).__name__}: {error}"
@@ -359,6 +412,8 @@ def run_job(job) -> dict:
               "all8": env_key == "wrist" and truths is not None and all_held(reaches)}
     if isinstance(agent, GatedAgent) and failure is None:
         record["trusted"] = agent.trusted_steps / max(agent.steps, 1)
+    elif getattr(agent, "fallback", None) is not None and failure is None:
+        record["trusted"] = agent.trust_  # at the end of the episode
     return record
 
 
@@ -421,31 +476,28 @@ def main() -> None:
     parser.add_argument("--variants", action="store_true", help="add the arm-with-delay fixes")
     parser.add_argument("--tune", action="store_true", help="(re)tune the PD opponent first")
     parser.add_argument("--generations", type=int, default=15)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=1,
+                        help="processes for the runs (1: in this process)")
     args = parser.parse_args()
     seeds = parse_seeds(args.seeds)
     envs = args.envs.split(",")
     delays = [float(d) for d in args.delays.split(",")]
     agents = args.agents.split(",") + (list(VARIANTS) if args.variants else [])
-    with multiprocessing.Pool(args.workers) as pool:
-        if args.tune or ("tuned-pd" in agents and not os.path.exists(TUNE_CACHE)):
-            cache = {}
-            if os.path.exists(TUNE_CACHE):
-                with open(TUNE_CACHE) as handle:
-                    cache = json.load(handle)
-            tasks = [(e, d, args.generations) for e in envs for d in delays]
-            for key, kp, kd, score, seconds in pool.imap_unordered(tune, tasks):
-                cache[key] = [kp, kd]
-                print(f"tuned {key}: Kp {np.round(kp, 2).tolist()} Kd {np.round(kd, 3).tolist()} "
-                      f"score {score:.3f} ({seconds:.0f} s)", flush=True)
-            with open(TUNE_CACHE, "w") as handle:
-                json.dump(cache, handle)
-        jobs = [(e, d, a, s) for e in envs for d in delays for a in agents for s in seeds]
-        started = time.perf_counter()
-        records = pool.map(run_job, jobs, chunksize=1)
+    if "tuned-pd" in agents or args.tune:
+        # Tuned before the runs (one process), so that the runs only read the cache.
+        for env_key in envs:
+            for delay in delays:
+                tuned_pd(env_key, delay, args.generations, retune=args.tune)
+    jobs = [(e, d, a, s) for e in envs for d in delays for a in agents for s in seeds]
+    started = time.perf_counter()
+    if args.workers > 1:
+        with multiprocessing.Pool(args.workers) as pool:
+            records = pool.map(run_job, jobs, chunksize=1)
+    else:
+        records = [run_job(job) for job in jobs]
     for env_key in envs:
         print_table(records, env_key, seeds)
-    print(f"\n{len(jobs)} runs in {time.perf_counter() - started:.0f} s on {args.workers} workers")
+    print(f"\n{len(jobs)} runs in {time.perf_counter() - started:.0f} s on {args.workers} worker(s)")
 
 
 if __name__ == "__main__":

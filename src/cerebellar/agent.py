@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import deque
 
 import numpy as np
@@ -36,12 +37,37 @@ class Agent:
         ``d`` commands, predicts the present state by running the forward model
         from the delayed observation through them, and runs the refinement on
         that estimate. The model learns each delayed transition with the command
-        that actually produced it, ``d`` steps before the current one.
+        that actually produced it, ``d`` steps before the current one. Each
+        estimate is checked when the observation of its moment arrives, ``d``
+        steps later: ``delay_error_`` holds the latest such error, the model's
+        own measure of how well it predicts across the delay.
     controller : object, optional
         Anything with ``command(state) -> command`` (and optionally ``reset()``),
         e.g. a :class:`~cerebellar.control.RolloutController` or
         :class:`~cerebellar.control.MPPIController` on the same model; by
         default the seed's procedure, :class:`~cerebellar.control.ForwardModelController`.
+    correction : float
+        With a delay: weight in [0, 1] of each new ``delay_error_`` in a running
+        average that is added to every estimate of the present (the correction
+        of the classic Smith predictor, which removes a steady bias of the
+        model's prediction across the delay). 0, the default, adds nothing.
+    corrected_channels : sequence of int, optional
+        Channels the correction applies to (all by default); leave out exogenous
+        channels such as targets, whose jumps are not the model's error.
+    fallback : object, optional
+        With a delay: a controller (``command(state)``) that the agent relies on
+        while its model is not yet trusted, e.g. gentle feedback that is stable
+        under the delay. The command is ``(1 - trust_) * fallback + trust_ *
+        controller``, both on the estimate. None (the default): always the controller.
+    trust : tuple of float, optional
+        ``(low, high)``, required with ``fallback``: ``trust_`` is 1 when the
+        mean over the last ``trust_window`` steps of the largest absolute
+        ``delay_error_`` over ``trust_channels`` is at most ``low``, 0 at
+        ``high`` or above, linear between.
+    trust_channels : sequence of int, optional
+        Channels whose delay error measures trust (all by default).
+    trust_window : int
+        Number of recent delay errors averaged for ``trust_``.
 
     Notes
     -----
@@ -51,11 +77,22 @@ class Agent:
     """
 
     def __init__(self, model, feedback: LinearFeedback, actions: ActionMap, iterations: int = 3,
-                 observation_names=None, delay_steps: int = 0, controller=None):
+                 observation_names=None, delay_steps: int = 0, controller=None,
+                 correction: float = 0.0, corrected_channels=None, fallback=None, trust=None,
+                 trust_channels=None, trust_window: int = 20):
         if not isinstance(model, ForwardModel):
             raise TypeError(f"model must have predict and learn methods, got {model!r}")
         if int(delay_steps) != delay_steps or delay_steps < 0:
             raise ValueError(f"delay_steps must be a non-negative integer, got {delay_steps}")
+        if not 0.0 <= correction <= 1.0:
+            raise ValueError(f"correction must be in [0, 1], got {correction}")
+        if fallback is not None:
+            if not delay_steps:
+                raise ValueError("a fallback needs a delay: trust is measured across it")
+            if trust is None or not 0.0 <= trust[0] < trust[1]:
+                raise ValueError(f"trust must be (low, high) with 0 <= low < high, got {trust}")
+            if int(trust_window) != trust_window or trust_window < 1:
+                raise ValueError(f"trust_window must be a positive integer, got {trust_window}")
         self.model = model
         self.feedback = feedback
         self.actions = actions
@@ -65,7 +102,11 @@ class Agent:
         # newest d roll the delayed observation forward to the present, and the
         # oldest is the command behind the transition being learned.
         self._sent = deque(maxlen=self.delay_steps + 1)
+        # Estimates of the present made in the last d steps, oldest first: the
+        # oldest is of the moment the next delayed observation will show.
+        self._estimates = deque(maxlen=self.delay_steps)
         self.estimate_ = None
+        self.delay_error_ = None
         self.controller = controller or ForwardModelController(
             feedback, model, iterations, low=actions.low, high=actions.high
         )
@@ -73,6 +114,18 @@ class Agent:
             observation_names or (f"obs[{i}]" for i in range(feedback.n_state))
         )
         self.last_command_ = None
+        self.correction = float(correction)
+        self._corrected = np.zeros(feedback.n_state, dtype=bool)
+        self._corrected[list(range(feedback.n_state)) if corrected_channels is None
+                        else list(corrected_channels)] = True
+        self.correction_ = np.zeros(feedback.n_state)
+        self.fallback = fallback
+        self.trust = None if trust is None else (float(trust[0]), float(trust[1]))
+        self._trust_channels = (list(range(feedback.n_state)) if trust_channels is None
+                                else list(trust_channels))
+        self._recent_errors = deque(maxlen=int(trust_window))
+        # Trust is in the model, not in an episode: it is kept across resets.
+        self.trust_ = 0.0
 
     @classmethod
     def for_env(cls, env, model="rls", iterations: int = 3, gains=None, setpoint=None,
@@ -159,7 +212,11 @@ class Agent:
         """Return the action for ``observation``, refined through the forward model.
 
         With a sensory delay, the command is computed on the model's estimate of
-        the present state (kept in ``estimate_``), not on the stale observation.
+        the present state (kept in ``estimate_``), not on the stale observation,
+        and ``delay_error_`` becomes ``observation`` minus the model's estimate
+        (before any ``correction``) made ``d`` steps earlier, once ``d`` steps
+        have passed in the episode: the model's error across the delay,
+        measurable online.
         """
         observation = as_finite_vector(observation, "observation", self.feedback.n_state)
         estimate = observation
@@ -170,9 +227,37 @@ class Agent:
             sent = list(self._sent)[-self.delay_steps:]
             for command in sent:
                 estimate = self.model.predict(estimate, command)
+            if len(self._estimates) == self.delay_steps:
+                self.delay_error_ = observation - self._estimates[0]
+                self._update_internal_feedback(self.delay_error_)
+            self._estimates.append(estimate)
+            if self.correction:
+                estimate = estimate + self.correction_
         self.estimate_ = estimate
-        self.last_command_ = self.controller.command(estimate)
+        if self.fallback is None or self.trust_ >= 1.0:
+            command = self.controller.command(estimate)
+        else:
+            # The model's controller is asked only once it is trusted at all: an
+            # untrained model's refinement may not even be finite.
+            command = np.asarray(self.fallback.command(estimate), dtype=np.float64)
+            if self.trust_ > 0.0:
+                command = (1.0 - self.trust_) * command + self.trust_ * self.controller.command(estimate)
+            command = np.minimum(np.maximum(command, self.actions.low), self.actions.high)
+        self.last_command_ = command
         return self.actions.to_action(self.last_command_)
+
+    def _update_internal_feedback(self, error) -> None:
+        """Fold one delay error into the correction and the trust."""
+        if self.correction:
+            self.correction_ += self.correction * (np.where(self._corrected, error, 0.0)
+                                                   - self.correction_)
+        if self.fallback is not None:
+            worst = float(np.max(np.abs(error[self._trust_channels])))
+            self._recent_errors.append(worst if math.isfinite(worst) else math.inf)
+            if len(self._recent_errors) == self._recent_errors.maxlen:
+                low, high = self.trust
+                mean = float(np.mean(self._recent_errors))
+                self.trust_ = min(max((high - mean) / (high - low), 0.0), 1.0)
 
     def observe(self, observation, action, next_observation) -> np.ndarray | None:
         """Learn from one transition and record the command sent.
@@ -197,7 +282,10 @@ class Agent:
         """Start a new episode; what the model learned is kept."""
         self.last_command_ = None
         self.estimate_ = None
+        self.delay_error_ = None
+        self.correction_ = np.zeros_like(self.correction_)
         self._sent.clear()
+        self._estimates.clear()
         if hasattr(self.controller, "reset"):
             self.controller.reset()
 
