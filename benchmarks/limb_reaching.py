@@ -27,7 +27,10 @@ Agents
   safeguards), variants of the library agent ``+corr`` (with the agent's
   ``correction`` 0.05 on the angles and velocities),
   ``+nofallback`` (model's controller from the first step), ``+plainmodel`` (the
-  seed's blank model in place of ``ArmFeatures``); ``oracle[m2*0.8]`` etc. (the true
+  seed's blank model in place of ``ArmFeatures``), ``+babble`` (exploratory noise of
+  1.5 N m added to the gentle fallback while the model is untrusted);
+  ``cerebellum-smooth`` (the library agent with the generic smooth cerebellum
+  through ``JointKinematics``, no posture-shaped features); ``oracle[m2*0.8]`` etc. (the true
   dynamics with a parameter scaled: how much model error the seed's controller
   tolerates); ``+hold`` (add the command that the model says holds the target);
   ``+gate`` (model used only once its own delay-span prediction error is small,
@@ -61,6 +64,7 @@ import cerebellar.envs  # noqa: F401  (registers the environments)
 from cerebellar import Agent
 from cerebellar.control import FeedbackAgent, ForwardModelController, LinearFeedback, RolloutController
 from cerebellar.control.reaching import (
+    ARM_BABBLING,
     oracle_reaching_agent,
     pd_agent,
     pd_gains,
@@ -80,9 +84,9 @@ VARIANTS = ("rls+gate", "cerebellum-random+gate", "rls+feat", "rls+feat+gate", "
             "rls+feat+stops+gate", "cerebellum-random+feat+gate", "rls+rollout", "oracle+rollout",
             "rls+hold", "rls+feat+hold", "oracle+hold", "oracle[m2*0.8]", "oracle[g*0.9]",
             "oracle[m2*1.25]", "oracle[i1*1.5,i2*1.5]", "rls+seed", "rls+corr", "rls+nofallback",
-            "rls+plainmodel")
+            "rls+plainmodel", "cerebellum-smooth", "rls+babble", "cerebellum+babble")
 #: Parts of the library's delayed-arm agent that a variant can change.
-ABLATIONS = {"corr", "nofallback", "plainmodel"}
+ABLATIONS = {"corr", "nofallback", "plainmodel", "babble"}
 TUNE_SEEDS = (1000, 1001)
 TUNE_CACHE = "/tmp/limb_reaching_tuned_v2.json"
 
@@ -317,14 +321,15 @@ def build_agent(name: str, env, env_key: str, delay_ms: float, seed: int):
         return FeedbackAgent.for_env(env, get_preset(ENVS[env_key]).gains)
     if name == "tuned-pd":
         return pd_agent(env, tuned_pd(env_key, delay_ms))
-    if name in ("rls", "cerebellum", "cerebellum-random", "nlms"):
+    if name in ("rls", "cerebellum", "cerebellum-random", "cerebellum-smooth", "nlms"):
         return reaching_agent(env, name, seed=seed, delay_steps=d)
     if name == "oracle":
         return oracle_reaching_agent(env, delay_steps=d)
     if name.split("+")[0] in ("rls", "cerebellum") and set(name.split("+")[1:]) <= ABLATIONS:
         # The library agent with parts of the delayed-arm machinery taken out.
         base, *mods = name.split("+")
-        agent = reaching_agent(env, base, seed=seed, delay_steps=d)
+        agent = reaching_agent(env, base, seed=seed, delay_steps=d,
+                               babbling=ARM_BABBLING if "babble" in mods else 0.0)
         if "corr" in mods:
             agent.correction = 0.05
             agent._corrected[:] = [True, True, True, True, False, False]
