@@ -154,3 +154,20 @@ def test_seed_test_runs_with_its_own_opponent():
     assert rows["dmc-seed-test", "rls"]["passed"] == 1
     # The model's refinement holds the pole closer to upright than doubling the gain does.
     assert rows["dmc-seed-test", "rls"]["median_rms"] < rows["dmc-seed-test", "doubled-gain"]["median_rms"]
+
+
+def test_episode_table_reads_back_to_the_same_summary(tmp_path):
+    from cerebellar.evaluate import EpisodeRecord, SuiteResult
+
+    wrist, pendulum = TASKS["wrist-100"], TASKS["pendulum"]
+    records = _records(pendulum, [[-300.0] * 10]) + [
+        EpisodeRecord(wrist.name, "rls", 0, 1, False, 1200, 0.0,
+                      {"reaches": 8, "reached": 7, "settle_times": [0.25] * 7 + [float("inf")],
+                       "all_held": False, "rms_error": 0.1})]
+    result = SuiteResult([pendulum, wrist], ("rls",), (0,), records)
+    result.to_csv(tmp_path / "episodes.csv")
+    again = SuiteResult.from_csv(tmp_path / "episodes.csv")
+    assert again.summary() == result.summary()
+    (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError, match="not an episode table"):
+        SuiteResult.from_csv(tmp_path / "bad.csv")

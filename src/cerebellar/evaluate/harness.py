@@ -197,6 +197,48 @@ class SuiteResult:
             blocks.append("\n".join(lines))
         return "\n\n".join(blocks) + "\n"
 
+    @classmethod
+    def from_csv(cls, path, tasks=None) -> SuiteResult:
+        """Read back the episodes written by :meth:`to_csv` (e.g. to re-plot a run).
+
+        Parameters
+        ----------
+        path : str or Path
+            An ``episodes.csv``.
+        tasks : sequence of Task, optional
+            The run's tasks; by default looked up by name in :data:`~cerebellar.evaluate.TASKS`.
+
+        Returns
+        -------
+        SuiteResult
+            Without the tuned opponents' parameters (the CSV does not hold them).
+
+        Raises
+        ------
+        ValueError
+            For a file that is not an episode table, or a task name not known.
+        """
+        from .tasks import TASKS
+
+        known = {t.name: t for t in tasks} if tasks is not None else TASKS
+        with open(path, newline="") as stream:
+            rows = list(csv.DictReader(stream))
+        base = [f for f in EpisodeRecord.__dataclass_fields__ if f != "metrics"]
+        if not rows or any(f not in rows[0] for f in base):
+            raise ValueError(f"{path} is not an episode table written by SuiteResult.to_csv")
+        records, names, agents, seeds = [], [], [], []
+        for row in rows:
+            if row["task"] not in known:
+                raise ValueError(f"unknown task {row['task']!r} in {path}; pass tasks=")
+            metrics = {k: _parse_cell(v) for k, v in row.items() if k not in base and v != ""}
+            records.append(EpisodeRecord(
+                row["task"], row["agent"], int(row["seed"]), int(row["episode"]), row["success"] == "True",
+                int(row["length"]), float(row["total_return"]), metrics))
+            for value, seen in ((row["task"], names), (row["agent"], agents), (int(row["seed"]), seeds)):
+                if value not in seen:
+                    seen.append(value)
+        return cls([known[n] for n in names], tuple(agents), tuple(seeds), records)
+
     def to_csv(self, path) -> Path:
         """Write one row per episode, atomically; lists of metrics are written as JSON."""
         keys = list(dict.fromkeys(k for r in self.records for k in r.metrics))
@@ -259,6 +301,8 @@ class SuiteResult:
                 axis.plot(episodes, means, label=agent, **_style(agent))
             if task.kind == "return":
                 axis.axhline(task.success_return, color="0.5", linewidth=0.8, linestyle=":")
+            elif task.kind != "balance":
+                axis.set_ylim(-0.03, 1.03)  # a fraction: the whole range
             axis.set_title(task.name, fontsize="small")
             axis.set_ylabel(label, fontsize="small")
             axis.set_xlabel("episode", fontsize="small")
@@ -266,11 +310,28 @@ class SuiteResult:
             axis.grid(alpha=0.3)
         for axis in axes.flat[len(self.tasks):]:
             axis.set_visible(False)
-        axes.flat[0].legend(fontsize="x-small")
-        figure.tight_layout()
+        # One legend for the figure: an agent may run on some tasks only (doubled-gain).
+        handles = {}
+        for axis in axes.flat:
+            for handle, label in zip(*axis.get_legend_handles_labels(), strict=True):
+                handles.setdefault(label, handle)
+        figure.legend(handles.values(), handles.keys(), loc="lower center", ncol=min(len(handles), 7),
+                      fontsize="small", frameon=False)
+        figure.tight_layout(rect=(0, 0.1 / rows_count, 1, 1))
         written.append(_save(figure, folder / "learning_curves.png"))
         plt.close(figure)
         return written
+
+
+def _parse_cell(text: str):
+    if text in ("True", "False"):
+        return text == "True"
+    if text.startswith("["):
+        return json.loads(text)
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
 
 
 def _balance_summary(task, runs) -> dict:
@@ -379,6 +440,8 @@ _STYLES = {
     "cerebellum": {"marker": "s", "color": "tab:orange"},
     "cerebellum-random": {"marker": "D", "color": "tab:purple"},
     "nlms": {"marker": "v", "color": "tab:brown"},
+    "cerebellum-smooth": {"marker": "P", "color": "tab:cyan"},
+    "doubled-gain": {"marker": "*", "color": "tab:olive"},
     "tuned-feedback": {"marker": "^", "color": "tab:green"},
     "oracle": {"marker": "x", "color": "tab:red", "linestyle": "--"},
 }
