@@ -34,15 +34,23 @@ minutes in one process):
 task (acceptance)           learned (blank model)    oracle              tuned no-model      learned s/seed
 ==========================  =======================  ==================  ==================  ===========
 Pendulum, mean eps 3-10     -160.0 (18/20 seeds)     -159.4 (18/20)      -191.2 (11/20)      8.2
-Acrobot, >= -100 by ep 5    20/20 (median ep 3)      20/20 (ep 1)        0/20                9.0
+Acrobot, >= -100 by ep 5    20/20 (median ep 2)      20/20 (ep 1)        0/20                8.1
 MountainCar, >= 90 by ep 5  20/20 (ep 1)             20/20 (ep 1)        20/20 (ep 1)        1.7
 ==========================  =======================  ==================  ==================  ===========
 
 Pendulum per episode (learned, mean of 20 seeds): -296, -139, -171, -147, -150,
 -143, -164, -177, -166, -161: from episode 2 on within 2 of the oracle. The
 seeds that miss -200 (6: -235, 9: -214) miss it with the true model too
-(-230, -213): their episodes start hanging still. Acrobot per episode: -162,
--123, -103, -90, -99 (oracle about -68).
+(-230, -213): their episodes start hanging still. Acrobot per episode: -126,
+-116, -108, -94, -88 (oracle about -69).
+
+The acrobot rows (re-run 2026-11-28 with ``--tasks acrobot --agents learned
+oracle``, about 3 minutes) use a planning cost with no plant parameter: tip
+height plus the missing "swing" (elbow and tip heights plus 0.2 x the squared
+joint velocities; see ``acrobot_cost``). Earlier costs, learned agent, seeds
+0-19: tip height alone 14/20; plus the missing true energy (the plant's masses,
+lengths and inertias) 20/20, median episode 3, per episode -162, -123, -103,
+-90, -99.
 
 One-step and 10-step RMS prediction error per channel after 1 random and 2
 oracle episodes, on 3 held-out oracle episodes (pendulum: cos, sin, rate):

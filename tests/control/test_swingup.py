@@ -11,6 +11,7 @@ from cerebellar.control.swingup import (
     SWINGUP_ENV_IDS,
     TASKS,
     SentCommands,
+    acrobot_cost,
     acrobot_energy,
     acrobot_height,
     learned_agent,
@@ -89,6 +90,21 @@ def test_acrobot_energy_is_conserved_without_torque():
     upright, hanging = np.array([[-1.0, 0, 1, 0, 0, 0]]), np.array([[1.0, 0, 1, 0, 0, 0]])
     assert acrobot_energy(upright)[0] == pytest.approx(0.0)
     assert acrobot_energy(hanging)[0] == pytest.approx(-39.2)
+
+
+def test_acrobot_cost_known_answers():
+    upright, hanging = np.array([[-1.0, 0, 1, 0, 0, 0]]), np.array([[1.0, 0, 1, 0, 0, 0]])
+    command = np.zeros((1, 1))
+    # Upright at rest: tip height 2, no swing missing. Hanging at rest: height -2, 10 for
+    # being below the goal, and the whole swing missing (weight 3).
+    assert acrobot_cost(upright, command)[0] == pytest.approx(-2.0)
+    assert acrobot_cost(hanging, command)[0] == pytest.approx(2.0 + 10.0 + 3.0)
+    # Hanging with squared joint speeds summing to 30 (x 0.2 = the 6 by which the elbow's and
+    # the tip's heights fall short) misses nothing: only the height and the goal term remain;
+    # with half of that, half the swing is missing.
+    swinging = np.array([[1.0, 0, 1, 0, 5.0, np.sqrt(5.0)], [1.0, 0, 1, 0, 3.0, np.sqrt(6.0)]])
+    np.testing.assert_allclose(acrobot_cost(swinging, np.zeros((2, 1))), [12.0, 12.0 + 1.5])
+    assert TASKS["Acrobot-v1"].cost is acrobot_cost
 
 
 def test_sent_commands_match_the_action_map():
