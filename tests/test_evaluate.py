@@ -171,3 +171,15 @@ def test_episode_table_reads_back_to_the_same_summary(tmp_path):
     (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
     with pytest.raises(ValueError, match="not an episode table"):
         SuiteResult.from_csv(tmp_path / "bad.csv")
+
+
+def test_reaching_and_return_tasks_run_through_the_harness():
+    tasks = [TASKS["wrist-0"], dataclasses.replace(TASKS["mountaincar"], episodes=1)]
+    result = evaluate(tasks, agents=["rls", "oracle"], seeds=[0], workers=1)
+    rows = {(r["task"], r["agent"]): r for r in result.summary()}
+    for agent in ("rls", "oracle"):
+        wrist = rows["wrist-0", agent]
+        assert wrist["reaches"] == 8 and wrist["all_held"] == 1 and wrist["first_success"] == 1
+        assert 0.0 < wrist["median_settle_time"] < 0.5
+        car = rows["mountaincar", agent]
+        assert car["first_success"] == 1 and car["mean_returns"][0] >= 90

@@ -180,8 +180,9 @@ def _reaching_tune(task, generations) -> Tuned:
 
     started = time.perf_counter()
     params = reaching.tune_pd(partial(task.make_env, with_change=False))
-    return Tuned(dict(params), float(params.get("score", math.nan)), int(params.get("episodes", 0)),
-                 time.perf_counter() - started)
+    # Keep what pd_agent needs; the search's own figures go to score and episodes.
+    return Tuned({"kp": params["kp"], "kd": params["kd"]}, float(params["score"]),
+                 int(params["episodes"]), time.perf_counter() - started)
 
 
 def _reaching_score(task, trace, env):
