@@ -164,7 +164,11 @@ class OnlineForwardModel:
         self._check_sizes(states.shape[1], commands.shape[1])
         z = self.mossy_.encode_many(np.hstack((states, commands)))
         change = self._predict_encoded_many(z)
-        return states + change if self.residual else change
+        return self._apply(states, change) if self.residual else change
+
+    def _apply(self, states, change):
+        """Turn a predicted (residual) change into the next state; rows allowed."""
+        return states + change
 
     @property
     def is_initialised(self) -> bool:

@@ -288,25 +288,6 @@ class SmoothCerebellum(OnlineForwardModel):
         self.n_learned_ += 1
         return next_state - prediction
 
-    def predict_many(self, states, commands) -> np.ndarray:
-        """Predict the next state for each row of ``states`` and ``commands``."""
-        states = np.asarray(states, dtype=np.float64)
-        commands = np.asarray(commands, dtype=np.float64)
-        if commands.ndim == 1:
-            commands = commands[:, None]
-        if states.ndim != 2 or commands.ndim != 2 or states.shape[0] != commands.shape[0]:
-            raise ValueError(
-                f"states and commands must be 2-D with the same number of rows, "
-                f"got {states.shape} and {commands.shape}"
-            )
-        if not (np.all(np.isfinite(states)) and np.all(np.isfinite(commands))):
-            raise ValueError("states or commands contain NaN or infinite values")
-        if not self.is_initialised:
-            self._setup(states.shape[1], commands.shape[1])
-        self._check_sizes(states.shape[1], commands.shape[1])
-        change = self._predict_encoded_many(self.mossy_.encode_many(np.hstack((states, commands))))
-        return self._apply(states, change) if self.residual else change
-
     def activity(self) -> dict[str, np.ndarray]:
         """Return the population activity of the last ``predict`` or ``learn`` step.
 
