@@ -88,3 +88,9 @@ def reset_options(options, allowed: tuple[str, ...]) -> dict:
         expected = " or ".join(f"'{name}'" for name in allowed)
         raise ValueError(f"unknown reset options {sorted(unknown)}; expected {expected}")
     return options
+
+
+def check_no_rendering(render_mode) -> None:
+    """Raise ValueError unless ``render_mode`` is None (no environment here renders)."""
+    if render_mode is not None:
+        raise ValueError(f"render_mode must be None (rendering is not implemented), got {render_mode!r}")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import gymnasium
 import numpy as np
 
 
@@ -75,3 +78,63 @@ def initial_state(options: dict, posture) -> np.ndarray:
             raise ValueError(f"reset option 'state' must be 4 finite numbers, got {state}")
         return state
     return np.concatenate([posture, np.zeros(2)])
+
+
+class LimbEnv(gymnasium.Env[np.ndarray, np.ndarray]):
+    """What the jointed-limb environments share: a torque-driven limb, its state and pure dynamics.
+
+    A subclass sets ``_advance = staticmethod(step_dynamics)`` (its module's
+    ``step_dynamics(state, torque, params)``), keeps its constants in
+    ``_params`` (with ``torque_limit``) and its state ``(angle1, angle2,
+    velocity1, velocity2)`` in ``_state``, and has a ``target`` property; the
+    task (when targets change, the info) is its own.
+    """
+
+    _advance: Callable
+    _params: object
+    _state: np.ndarray | None = None
+
+    @property
+    def state(self) -> np.ndarray | None:
+        """numpy.ndarray or None: a copy of the limb's state ``(angle1, angle2, velocity1, velocity2)``."""
+        return None if self._state is None else self._state.copy()
+
+    def dynamics(self, state, command) -> np.ndarray:
+        """Return the next observation (or state) under ``command`` with the current params.
+
+        The true plant as a pure function, for an oracle forward model. The torque
+        is clipped to the limits, as :meth:`step` does.
+
+        Parameters
+        ----------
+        state : array_like, shape (6,) or (4,)
+            An observation ``(angles, velocities, targets)``, or the limb's state alone.
+        command : array_like, shape (2,)
+            Joint torques (N m).
+
+        Returns
+        -------
+        numpy.ndarray
+            The next observation with the target unchanged (it is exogenous: where
+            the target changes, :meth:`step` differs in those two channels only),
+            or the next state when given a state.
+        """
+        params = self._params
+        return limb_dynamics(state, command, params.torque_limit,
+                             lambda limb, torque: self._advance(limb, torque, params))
+
+    def _apply_torque(self, action) -> float:
+        """Check ``action``, advance the limb one step under it (clipped); return the reward.
+
+        The reward is ``-|target - angles|^2`` after the step, with the target in
+        force during it.
+        """
+        if self._state is None:
+            raise RuntimeError("call reset() before step()")
+        torque = np.asarray(action, dtype=np.float64).reshape(-1)
+        if torque.shape != (2,) or not np.all(np.isfinite(torque)):
+            raise ValueError(f"action must be two finite torques, got {action!r}")
+        self._state = self._advance(self._state, clip_torque(torque, self._params.torque_limit),
+                                    self._params)
+        error = self.target - self._state[:2]
+        return -float(error @ error)

@@ -72,17 +72,15 @@ import dataclasses
 import math
 from typing import Any
 
-import gymnasium
 import numpy as np
 from gymnasium import spaces
 
-from .._validation import check_positive, reset_options
+from .._validation import check_no_rendering, check_positive, reset_options
 from ..presets import Preset, register_preset
 from ._limb import (
+    LimbEnv,
     check_limb_inputs,
-    clip_torque,
     initial_state,
-    limb_dynamics,
     pd_gains,
     rk4_second_order,
 )
@@ -337,7 +335,7 @@ def step_dynamics(state, torque, params: ArmParams) -> np.ndarray:
     return np.concatenate([q_next, dq_next], axis=-1)
 
 
-class TwoLinkArmEnv(gymnasium.Env[np.ndarray, np.ndarray]):
+class TwoLinkArmEnv(LimbEnv):
     """Reach a new shoulder-elbow angle target every 1.5 s with a two-link arm.
 
     Observation (float64): ``(q1, q2, dq1, dq2, target1, target2)``: the joint
@@ -378,12 +376,11 @@ class TwoLinkArmEnv(gymnasium.Env[np.ndarray, np.ndarray]):
     """
 
     metadata = {"render_modes": [], "render_fps": 100}
+    _advance = staticmethod(step_dynamics)
 
     def __init__(self, gravity: bool | None = None, params: ArmParams | None = None,
                  render_mode: str | None = None):
-        if render_mode is not None:
-            raise ValueError(f"render_mode must be None (rendering is not implemented), "
-                             f"got {render_mode!r}")
+        check_no_rendering(render_mode)
         self.render_mode = render_mode
         params = ArmParams() if params is None else params
         if gravity is not None and isinstance(params, ArmParams):
@@ -413,41 +410,9 @@ class TwoLinkArmEnv(gymnasium.Env[np.ndarray, np.ndarray]):
         self.observation_space = spaces.Box(low, high, dtype=np.float64)
 
     @property
-    def state(self) -> np.ndarray | None:
-        """numpy.ndarray or None: a copy of the arm's state ``(q1, q2, dq1, dq2)``."""
-        return None if self._state is None else self._state.copy()
-
-    @property
     def target(self) -> np.ndarray:
         """numpy.ndarray: a copy of the current target ``(t1, t2)``."""
         return self._target.copy()
-
-    def _clip_torque(self, command) -> np.ndarray:
-        return clip_torque(command, self._params.torque_limit)
-
-    def dynamics(self, state, command) -> np.ndarray:
-        """Return the next observation (or state) under ``command`` with the current params.
-
-        The true plant as a pure function, for an oracle forward model. The torque
-        is clipped to the limits, as :meth:`step` does.
-
-        Parameters
-        ----------
-        state : array_like, shape (6,) or (4,)
-            An observation ``(q1, q2, dq1, dq2, t1, t2)``, or the arm's state alone.
-        command : array_like, shape (2,)
-            Shoulder and elbow torques (N m).
-
-        Returns
-        -------
-        numpy.ndarray
-            The next observation with the target unchanged (it is exogenous: at
-            the step where a new target appears, :meth:`step` differs in those two
-            channels only), or the next state when given a state.
-        """
-        params = self._params
-        return limb_dynamics(state, command, params.torque_limit,
-                             lambda limb, torque: step_dynamics(limb, torque, params))
 
     def _observation(self) -> np.ndarray:
         return np.concatenate([self._state, self._target])
@@ -468,14 +433,7 @@ class TwoLinkArmEnv(gymnasium.Env[np.ndarray, np.ndarray]):
             As :meth:`gymnasium.Env.step`; ``terminated`` and ``truncated`` are
             always False here (the registration's ``TimeLimit`` ends episodes).
         """
-        if self._state is None:
-            raise RuntimeError("call reset() before step()")
-        torque = np.asarray(action, dtype=np.float64).reshape(-1)
-        if torque.shape != (2,) or not np.all(np.isfinite(torque)):
-            raise ValueError(f"action must be two finite torques, got {action!r}")
-        self._state = step_dynamics(self._state, self._clip_torque(torque), self._params)
-        error = self._target - self._state[:2]
-        reward = -float(error @ error)
+        reward = self._apply_torque(action)
         self._steps_in_reach += 1
         if self._steps_in_reach >= self._params.reach_steps:
             self._target = self._draw_target()

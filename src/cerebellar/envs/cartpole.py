@@ -17,7 +17,7 @@ import numpy as np
 from gymnasium import logger, spaces
 from gymnasium.envs.classic_control import utils
 
-from .._validation import check_positive, reset_options
+from .._validation import check_no_rendering, check_positive, reset_options
 
 INTEGRATORS = ("euler", "semi-implicit euler")
 
@@ -146,9 +146,7 @@ class CartPoleContinuousEnv(gymnasium.Env[np.ndarray, np.ndarray]):
     metadata = {"render_modes": [], "render_fps": 50}
 
     def __init__(self, params: CartPoleParams | None = None, render_mode: str | None = None):
-        if render_mode is not None:
-            raise ValueError(f"render_mode must be None (rendering is not implemented), "
-                             f"got {render_mode!r}")
+        check_no_rendering(render_mode)
         self.render_mode = render_mode
         self.params = CartPoleParams() if params is None else params
         self._state: np.ndarray | None = None

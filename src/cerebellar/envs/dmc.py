@@ -35,7 +35,7 @@ import gymnasium
 import numpy as np
 from gymnasium import spaces
 
-from .._validation import reset_options
+from .._validation import check_no_rendering, reset_options
 from ..presets import Preset, register_preset
 
 DMC_CARTPOLE_BALANCE_ID = "cerebellar/DMC-cartpole-balance-v0"
@@ -145,9 +145,7 @@ class DMControlEnv(gymnasium.Env[np.ndarray, np.ndarray]):
     def __init__(self, domain: str = "cartpole", task: str = "balance",
                  task_kwargs: dict | None = None, environment_kwargs: dict | None = None,
                  render_mode: str | None = None):
-        if render_mode is not None:
-            raise ValueError(f"render_mode must be None (rendering is not supported), "
-                             f"got {render_mode!r}")
+        check_no_rendering(render_mode)
         self.render_mode = render_mode
         suite = _import_suite()
         self.domain, self.task = domain, task

@@ -45,17 +45,15 @@ import dataclasses
 import math
 from typing import Any
 
-import gymnasium
 import numpy as np
 from gymnasium import spaces
 
-from .._validation import check_positive, reset_options
+from .._validation import check_no_rendering, check_positive, reset_options
 from ..presets import Preset, register_preset
 from ._limb import (
+    LimbEnv,
     check_limb_inputs,
-    clip_torque,
     initial_state,
-    limb_dynamics,
     pd_gains,
     rk4_second_order,
 )
@@ -179,7 +177,7 @@ def step_dynamics(state, torque, params: WristParams) -> np.ndarray:
     return np.concatenate([theta_next, omega_next], axis=-1)
 
 
-class WristStepTrackingEnv(gymnasium.Env[np.ndarray, np.ndarray]):
+class WristStepTrackingEnv(LimbEnv):
     """Step the wrist from the centre to each of 8 targets in turn, holding each.
 
     Each trial is a centre phase (``centre_hold``, 0.5 s: the target is the
@@ -216,11 +214,10 @@ class WristStepTrackingEnv(gymnasium.Env[np.ndarray, np.ndarray]):
     """
 
     metadata = {"render_modes": [], "render_fps": 100}
+    _advance = staticmethod(step_dynamics)
 
     def __init__(self, params: WristParams | None = None, render_mode: str | None = None):
-        if render_mode is not None:
-            raise ValueError(f"render_mode must be None (rendering is not implemented), "
-                             f"got {render_mode!r}")
+        check_no_rendering(render_mode)
         self.render_mode = render_mode
         self.params = WristParams() if params is None else params
         self._state: np.ndarray | None = None
@@ -247,11 +244,6 @@ class WristStepTrackingEnv(gymnasium.Env[np.ndarray, np.ndarray]):
                                             dtype=np.float64)
 
     @property
-    def state(self) -> np.ndarray | None:
-        """numpy.ndarray or None: a copy of the wrist's state ``(theta_fe, theta_ru, omega_fe, omega_ru)``."""
-        return None if self._state is None else self._state.copy()
-
-    @property
     def direction_index(self) -> int:
         """int: the direction of the current trial (0-7)."""
         return int(self._order[self._trial % N_DIRECTIONS])
@@ -262,33 +254,6 @@ class WristStepTrackingEnv(gymnasium.Env[np.ndarray, np.ndarray]):
         if self._in_target_phase:
             return self._params.target_of(self.direction_index)
         return np.zeros(2)
-
-    def _clip_torque(self, command) -> np.ndarray:
-        return clip_torque(command, self._params.torque_limit)
-
-    def dynamics(self, state, command) -> np.ndarray:
-        """Return the next observation (or state) under ``command`` with the current params.
-
-        The true plant as a pure function, for an oracle forward model; the torque
-        is clipped to the limits, as :meth:`step` does.
-
-        Parameters
-        ----------
-        state : array_like, shape (6,) or (4,)
-            An observation, or the wrist's state alone.
-        command : array_like, shape (2,)
-            FE and RU torques (N m).
-
-        Returns
-        -------
-        numpy.ndarray
-            The next observation with the target unchanged (it is exogenous: at a
-            phase change :meth:`step` differs in those two channels only), or the
-            next state when given a state.
-        """
-        params = self._params
-        return limb_dynamics(state, command, params.torque_limit,
-                             lambda limb, torque: step_dynamics(limb, torque, params))
 
     def _observation(self) -> np.ndarray:
         return np.concatenate([self._state, self.target])
@@ -312,14 +277,7 @@ class WristStepTrackingEnv(gymnasium.Env[np.ndarray, np.ndarray]):
             As :meth:`gymnasium.Env.step`; ``terminated`` and ``truncated`` are
             always False here (the registration's ``TimeLimit`` ends episodes).
         """
-        if self._state is None:
-            raise RuntimeError("call reset() before step()")
-        torque = np.asarray(action, dtype=np.float64).reshape(-1)
-        if torque.shape != (2,) or not np.all(np.isfinite(torque)):
-            raise ValueError(f"action must be two finite torques, got {action!r}")
-        self._state = step_dynamics(self._state, self._clip_torque(torque), self._params)
-        error = self.target - self._state[:2]
-        reward = -float(error @ error)
+        reward = self._apply_torque(action)
         self._steps_in_phase += 1
         params = self._params
         if self._in_target_phase and self._steps_in_phase >= params.target_steps:
