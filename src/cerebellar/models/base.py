@@ -71,7 +71,7 @@ class OnlineForwardModel:
         state, command = self._check(state, command)
         z = self.mossy_.encode(np.concatenate((state, command)))
         change = self._predict_encoded(z)
-        return state + change if self.residual else change
+        return self._apply(state, change) if self.residual else change
 
     def learn(self, state, command, next_state) -> np.ndarray:
         """Learn from one observed transition.
@@ -142,7 +142,7 @@ class OnlineForwardModel:
         def predict_command(command):
             z = np.concatenate((scaled_state, command * command_inverse_scale, (1.0,)))
             change = self._predict_encoded(z)
-            return state + change if self.residual else change
+            return self._apply(state, change) if self.residual else change
 
         return predict_command
 
@@ -167,7 +167,7 @@ class OnlineForwardModel:
         return self._apply(states, change) if self.residual else change
 
     def _apply(self, states, change):
-        """Turn a predicted (residual) change into the next state; rows allowed."""
+        """Turn a predicted (residual) change into the next state; rows allowed (models may rotate)."""
         return states + change
 
     @property

@@ -206,15 +206,6 @@ class SmoothCerebellum(OnlineForwardModel):
         n_direct = z.shape[1]
         return z @ self.readout_[:, :n_direct].T + self._granule_many(z) @ self.readout_[:, n_direct:].T
 
-    def _predictor(self, state, scaled_state, command_inverse_scale):
-        apply = self._apply if self.residual else (lambda _, change: change)
-
-        def predict_command(command):
-            z = np.concatenate((scaled_state, command * command_inverse_scale, (1.0,)))
-            return apply(state, self._predict_encoded(z))
-
-        return predict_command
-
     def _learn_encoded(self, z, target):
         features = self._features(z)
         self._last = features
@@ -262,12 +253,6 @@ class SmoothCerebellum(OnlineForwardModel):
             out[..., c] = states[..., c] * cos - states[..., s] * sin
             out[..., s] = states[..., s] * cos + states[..., c] * sin
         return out
-
-    def predict(self, state, command) -> np.ndarray:
-        """Predict the next sensory state (see :meth:`OnlineForwardModel.predict`)."""
-        state, command = self._check(state, command)
-        change = self._predict_encoded(self.mossy_.encode(np.concatenate((state, command))))
-        return self._apply(state, change) if self.residual else change
 
     def learn(self, state, command, next_state) -> np.ndarray:
         """Learn from one transition; return ``next_state - predict(state, command)`` before it."""
