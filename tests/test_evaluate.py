@@ -183,3 +183,13 @@ def test_reaching_and_return_tasks_run_through_the_harness():
         assert 0.0 < wrist["median_settle_time"] < 0.5
         car = rows["mountaincar", agent]
         assert car["first_success"] == 1 and car["mean_returns"][0] >= 90
+
+
+def test_practised_agents_run_on_reaching_tasks_only():
+    tasks = [TASKS["arm-100"], dataclasses.replace(TASKS["mountaincar"], episodes=1)]
+    result = evaluate(tasks, agents=["rls+practice"], seeds=[3], workers=1)
+    rows = {(r["task"], r["agent"]): r for r in result.summary()}
+    assert set(rows) == {("arm-100", "rls+practice")}
+    assert rows["arm-100", "rls+practice"]["reaches"] == 10
+    with pytest.raises(ValueError, match="unknown agent"):
+        evaluate(tasks, agents=["nlms+practice"], seeds=[3], workers=1)

@@ -278,6 +278,58 @@ class Agent:
         # The delayed observations show the transition produced d steps ago.
         return self.model.learn(observation, self._sent[0], next_observation)
 
+    def practise(self, env, steps: int, noise: float = 0.0, seed: int | None = None) -> int:
+        """Learn from ``steps`` steps of the agent's own movements in ``env``, then start afresh.
+
+        Motor babbling before a task: the agent acts as it would (its controller,
+        its fallback, its internal feedback over any delay) with Gaussian
+        exploratory noise of standard deviation ``noise`` (command units) added
+        to every command, and learns from every transition. Nothing is scored;
+        afterwards the agent is reset for a new episode (the model, and the trust
+        in it, are kept). A terminated or truncated episode is reset and the
+        practice goes on.
+
+        Parameters
+        ----------
+        env : gymnasium.Env
+            The environment to practise in: a separate instance of the task's
+            (with the same delay, since the agent compensates it).
+        steps : int
+            Environment steps of practice.
+        noise : float
+            Standard deviation of the exploratory noise added to each command
+            (command units); 0 practises without it.
+        seed : int or None
+            Seeds the environment's first reset and the noise.
+
+        Returns
+        -------
+        int
+            The number of transitions learned (fewer than ``steps`` under a
+            delay: the first ``d`` of each episode show no transition yet).
+        """
+        if int(steps) != steps or steps < 1:
+            raise ValueError(f"steps must be a positive integer, got {steps}")
+        if not (math.isfinite(noise) and noise >= 0.0):
+            raise ValueError(f"noise must be a finite non-negative number, got {noise}")
+        rng = np.random.default_rng(seed)
+        observation, _ = env.reset(seed=seed)
+        self.reset()
+        learned = 0
+        for _ in range(int(steps)):
+            action = self.act(observation)
+            if noise:
+                command = self.last_command_ + noise * rng.standard_normal(self.last_command_.shape)
+                action = self.actions.to_action(command)
+            next_observation, _, terminated, truncated, _ = env.step(action)
+            learned += self.observe(observation, action, next_observation) is not None
+            observation = next_observation
+            if terminated or truncated:
+                observation, _ = env.reset()
+                self.reset()
+        self.reset()
+        return learned
+
     def reset(self) -> None:
         """Start a new episode; what the model learned is kept."""
         self.last_command_ = None

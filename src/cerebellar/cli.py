@@ -133,7 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
                        f"{', '.join(SUITES)} (default: the cart-pole suites {', '.join(CARTPOLE_SUITES)})")
     suite.add_argument("--agents", default=",".join(DEFAULT_AGENTS),
                        help=f"comma-separated agents from {', '.join(AGENTS)}, any model "
-                       f"({', '.join(MODEL_NAMES)}), doubled-gain (seed test only)")
+                       f"({', '.join(MODEL_NAMES)}), doubled-gain (seed test only), rls+practice and "
+                       "cerebellum+practice (reaching only: 0.3 s of practice before the session)")
     suite.add_argument("--seeds", type=parse_seeds, default=range(0, 20), help="seeds A:B (default 0:20)")
     suite.add_argument("--episodes", type=_positive, default=None,
                        help="episodes per agent, overriding each task's")

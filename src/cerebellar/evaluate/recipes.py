@@ -8,6 +8,8 @@ A task's ``kind`` picks its recipe:
 - ``"reaching"``: the two-link arm and the wrist; an episode (a session of
   reaches) succeeds when enough reaches settle within 0.05 rad in 1 s (the wrist:
   all 8 directions reached and held); the opponent is PD tuned with the task's delay.
+  ``rls+practice`` and ``cerebellum+practice`` are the learned agents after 0.3 s
+  of practice (motor babbling) before the session: not a blank start.
 - ``"return"``: swing-up tasks scored by the environment's return (Pendulum,
   Acrobot, MountainCarContinuous); agents plan through the learned model; the
   opponent is an energy-pumping / bang-bang controller with a linear catch,
@@ -172,6 +174,10 @@ def _reaching_build(name, task, env, seed, tuned):
         return reaching.pd_agent(env, _need(tuned, name))
     if name == "oracle":
         return reaching.oracle_reaching_agent(env, delay_steps=delay)
+    if name.endswith(PRACTICE_SUFFIX):
+        return reaching.practised_reaching_agent(
+            env, partial(task.make_env, with_change=False), model=name[: -len(PRACTICE_SUFFIX)],
+            seed=seed, delay_steps=delay)
     return reaching.reaching_agent(env, model=name, seed=seed, delay_steps=delay)
 
 
@@ -201,7 +207,10 @@ def _reaching_score(task, trace, env):
     }
 
 
-REACHING = Recipe(("tuned-feedback", "oracle"), _reaching_build, _reaching_tune, _reaching_score)
+#: Suffix of a reaching agent that practises 0.3 s before its session (``rls+practice``).
+PRACTICE_SUFFIX = "+practice"
+REACHING = Recipe(("tuned-feedback", "oracle", "rls" + PRACTICE_SUFFIX,
+                   "cerebellum" + PRACTICE_SUFFIX), _reaching_build, _reaching_tune, _reaching_score)
 
 
 # --------------------------------------------------------------------------- swing-up (return)
