@@ -28,7 +28,10 @@ Agents
   ``correction`` 0.05 on the angles and velocities),
   ``+nofallback`` (model's controller from the first step), ``+plainmodel`` (the
   seed's blank model in place of ``ArmFeatures``), ``+babble`` (exploratory noise of
-  1.5 N m added to the gentle fallback while the model is untrusted);
+  1.5 N m added to the gentle fallback while the model is untrusted), ``+practice``
+  (0.3 s of practice with exploratory noise on a separate arm before the session,
+  ``practised_reaching_agent``), ``+truth@N`` (diagnostic: the model is replaced
+  by the true dynamics after N learned transitions);
   ``cerebellum-smooth`` (the library agent with the generic smooth cerebellum
   through ``JointKinematics``, no posture-shaped features); ``oracle[m2*0.8]`` etc. (the true
   dynamics with a parameter scaled: how much model error the seed's controller
@@ -68,6 +71,7 @@ from cerebellar.control.reaching import (
     oracle_reaching_agent,
     pd_agent,
     pd_gains,
+    practised_reaching_agent,
     reaching_agent,
     run_reaching_episode,
     tune_pd,
@@ -84,9 +88,10 @@ VARIANTS = ("rls+gate", "cerebellum-random+gate", "rls+feat", "rls+feat+gate", "
             "rls+feat+stops+gate", "cerebellum-random+feat+gate", "rls+rollout", "oracle+rollout",
             "rls+hold", "rls+feat+hold", "oracle+hold", "oracle[m2*0.8]", "oracle[g*0.9]",
             "oracle[m2*1.25]", "oracle[i1*1.5,i2*1.5]", "rls+seed", "rls+corr", "rls+nofallback",
-            "rls+plainmodel", "cerebellum-smooth", "rls+babble", "cerebellum+babble")
+            "rls+plainmodel", "cerebellum-smooth", "rls+babble", "cerebellum+babble",
+            "rls+practice", "cerebellum+practice", "rls+truth@30", "rls+truth@50", "rls+truth@80")
 #: Parts of the library's delayed-arm agent that a variant can change.
-ABLATIONS = {"corr", "nofallback", "plainmodel", "babble"}
+ABLATIONS = {"corr", "nofallback", "plainmodel", "babble", "practice"}
 TUNE_SEEDS = (1000, 1001)
 TUNE_CACHE = "/tmp/limb_reaching_tuned_v2.json"
 
@@ -314,6 +319,34 @@ class PerturbedOracle:
         return np.asarray(next_state, dtype=np.float64) - self.predict(state, command)
 
 
+class TruthAfter:
+    """A learned model that is replaced by the true dynamics after ``after`` learned transitions."""
+
+    is_initialised = True
+
+    def __init__(self, learned, truth, after: int):
+        self.learned, self.truth, self.after, self.seen = learned, truth, after, 0
+
+    def _current(self):
+        return self.truth if self.seen >= self.after else self.learned
+
+    def predict(self, state, command):
+        """Predict with the learned model, or with the truth once it has taken over."""
+        return self._current().predict(state, command)
+
+    def predictor(self, state):
+        """Return ``command -> next state`` from the current model."""
+        model = self._current()
+        if hasattr(model, "predictor"):
+            return model.predictor(state)
+        return lambda command: model.predict(state, command)
+
+    def learn(self, state, command, next_state):
+        """Let the learned model learn (it keeps learning after the swap); count it."""
+        self.seen += 1
+        return self.learned.learn(state, command, next_state)
+
+
 def build_agent(name: str, env, env_key: str, delay_ms: float, seed: int):
     """Build agent ``name`` (a base agent or a ``+``-variant) for ``env``."""
     d = delay_of(env)
@@ -328,8 +361,12 @@ def build_agent(name: str, env, env_key: str, delay_ms: float, seed: int):
     if name.split("+")[0] in ("rls", "cerebellum") and set(name.split("+")[1:]) <= ABLATIONS:
         # The library agent with parts of the delayed-arm machinery taken out.
         base, *mods = name.split("+")
-        agent = reaching_agent(env, base, seed=seed, delay_steps=d,
-                               babbling=ARM_BABBLING if "babble" in mods else 0.0)
+        if "practice" in mods:
+            agent = practised_reaching_agent(env, lambda: make_env(env_key, delay_ms), base,
+                                             seed=seed, delay_steps=d)
+        else:
+            agent = reaching_agent(env, base, seed=seed, delay_steps=d,
+                                   babbling=ARM_BABBLING if "babble" in mods else 0.0)
         if "corr" in mods:
             agent.correction = 0.05
             agent._corrected[:] = [True, True, True, True, False, False]
@@ -343,6 +380,16 @@ def build_agent(name: str, env, env_key: str, delay_ms: float, seed: int):
             agent.model = agent.controller.model = model
             if agent.fallback is not None:
                 agent.fallback.model = model
+        return agent
+    if "+truth@" in name:
+        # Diagnostic: the library agent whose model becomes the true dynamics after
+        # n learned transitions (how soon must a model be right for the first reach?).
+        base, after = name.split("+truth@")
+        agent = reaching_agent(env, base, seed=seed, delay_steps=d)
+        swap = TruthAfter(agent.model, OracleModel(env), int(after))
+        agent.model = agent.controller.model = swap
+        if agent.fallback is not None:
+            agent.fallback.model = swap
         return agent
     if name.startswith("oracle["):
         # e.g. oracle[m2*0.8,g*0.9]: the true dynamics with scaled parameters.
