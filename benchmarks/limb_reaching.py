@@ -46,6 +46,7 @@ Usage::
 
     python benchmarks/limb_reaching.py [--seeds 0-9] [--envs arm,wrist] [--delays 0,100]
         [--agents rls,cerebellum,...] [--variants] [--tune] [--workers 1]
+    python benchmarks/limb_reaching.py --plot-first-reach docs/img/arm_first_reach.png [--plot-seed 2]
 
 Tuned gains are cached in ``/tmp/limb_reaching_tuned_v2.json`` (``--tune`` redoes them).
 """
@@ -68,6 +69,7 @@ from cerebellar import Agent
 from cerebellar.control import FeedbackAgent, ForwardModelController, LinearFeedback, RolloutController
 from cerebellar.control.reaching import (
     ARM_BABBLING,
+    TOLERANCE,
     oracle_reaching_agent,
     pd_agent,
     pd_gains,
@@ -510,6 +512,64 @@ def print_table(records, env_key: str, seeds) -> None:
         print(row)
 
 
+def first_reach_trace(agent, env, seed: int, steps: int = 150) -> dict:
+    """Run ``steps`` steps of a session; return per-step true angles, targets, torques and trust."""
+    observation, info = env.reset(seed=seed)
+    agent.reset()
+    truths, torques, trust = [info.get("true_observation", observation)], [], []
+    for _ in range(steps):
+        action = agent.act(observation)
+        next_observation, _, _, _, info = env.step(action)
+        agent.observe(observation, action, next_observation)
+        truths.append(info.get("true_observation", next_observation))
+        torques.append(np.asarray(action, dtype=np.float64))
+        trust.append(getattr(agent, "trust_", 1.0) if getattr(agent, "fallback", None) else 1.0)
+        observation = next_observation
+    return {"truths": np.array(truths), "torques": np.array(torques), "trust": np.array(trust)}
+
+
+def plot_first_reach(path: str, seed: int) -> None:
+    """Plot the first 1.5 s of a session on the delayed arm: blank, practised and oracle agents."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    agents = {"rls, blank": "rls", "rls after 0.3 s practice": "rls+practice", "oracle": "oracle"}
+    traces = {}
+    for label, name in agents.items():
+        env = make_env("arm", 100.0)
+        traces[label] = first_reach_trace(build_agent(name, env, "arm", 100.0, seed), env, seed)
+    dt = gym.make(ENVS["arm"]).unwrapped.params.dt
+    figure, axes = plt.subplots(4, 1, sharex=True, figsize=(8, 8.5))
+    colours = {"rls, blank": "tab:red", "rls after 0.3 s practice": "tab:blue", "oracle": "0.3"}
+    for label, trace in traces.items():
+        time_axis = np.arange(len(trace["truths"])) * dt
+        for joint, axis in enumerate(axes[:2]):
+            axis.plot(time_axis, trace["truths"][:, joint], color=colours[label], lw=1.2,
+                      ls="--" if label == "oracle" else "-", label=label)
+        axes[2].plot(time_axis[1:], trace["torques"][:, 0], color=colours[label], lw=0.9,
+                     ls="--" if label == "oracle" else "-")
+        if label != "oracle":
+            axes[3].plot(time_axis[1:], trace["trust"], color=colours[label], lw=1.2)
+    target = traces["oracle"]["truths"][0, 4:6]
+    for joint, (axis, name) in enumerate(zip(axes[:2], ("shoulder q1 (rad)", "elbow q2 (rad)"),
+                                             strict=True)):
+        axis.axhspan(target[joint] - TOLERANCE, target[joint] + TOLERANCE, color="tab:green",
+                     alpha=0.25, lw=0, label="target ± 0.05 rad" if joint == 0 else None)
+        axis.set_ylabel(name)
+    for axis in axes:
+        axis.axvline(1.0, color="0.5", lw=0.8, ls=":")
+    axes[2].set_ylabel("shoulder torque (N m)")
+    axes[3].set_ylabel("trust in the model")
+    axes[3].set_xlabel("time in the session (s); the reach must settle by 1.0 s (dotted)")
+    axes[0].legend(loc="best", fontsize=8)
+    axes[0].set_title(f"Delayed arm (100 ms), first reach of a session, seed {seed}")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    print(f"wrote {path}")
+
+
 def parse_seeds(text: str) -> list[int]:
     """Parse ``"0-9"`` or ``"0,3,5"``."""
     if "-" in text:
@@ -528,9 +588,15 @@ def main() -> None:
     parser.add_argument("--variants", action="store_true", help="add the arm-with-delay fixes")
     parser.add_argument("--tune", action="store_true", help="(re)tune the PD opponent first")
     parser.add_argument("--generations", type=int, default=15)
+    parser.add_argument("--plot-first-reach", metavar="PNG", default=None,
+                        help="only plot the first reach on the delayed arm (blank, practised, oracle)")
+    parser.add_argument("--plot-seed", type=int, default=2, help="seed of that plot")
     parser.add_argument("--workers", type=int, default=1,
                         help="processes for the runs (1: in this process)")
     args = parser.parse_args()
+    if args.plot_first_reach:
+        plot_first_reach(args.plot_first_reach, args.plot_seed)
+        return
     seeds = parse_seeds(args.seeds)
     envs = args.envs.split(",")
     delays = [float(d) for d in args.delays.split(",")]
