@@ -31,7 +31,8 @@ Agents
   1.5 N m added to the gentle fallback while the model is untrusted), ``+practice``
   (0.3 s of practice with exploratory noise on a separate arm before the session,
   ``practised_reaching_agent``), ``+truth@N`` (diagnostic: the model is replaced
-  by the true dynamics after N learned transitions);
+  by the true dynamics after N learned transitions), ``rigid`` (diagnostic, not
+  cerebellar: the arm's exact rigid-body equations with their 8 constants learned by RLS);
   ``cerebellum-smooth`` (the library agent with the generic smooth cerebellum
   through ``JointKinematics``, no posture-shaped features); ``oracle[m2*0.8]`` etc. (the true
   dynamics with a parameter scaled: how much model error the seed's controller
@@ -81,6 +82,7 @@ from cerebellar.control.reaching import (
 from cerebellar.envs import SensoryDelay
 from cerebellar.evaluate.reaching import summarise_reaches
 from cerebellar.models import RLS, make_model
+from cerebellar.models.linear import AffinePredictor
 from cerebellar.models.oracle import OracleModel
 from cerebellar.presets import get_preset
 
@@ -91,7 +93,8 @@ VARIANTS = ("rls+gate", "cerebellum-random+gate", "rls+feat", "rls+feat+gate", "
             "rls+hold", "rls+feat+hold", "oracle+hold", "oracle[m2*0.8]", "oracle[g*0.9]",
             "oracle[m2*1.25]", "oracle[i1*1.5,i2*1.5]", "rls+seed", "rls+corr", "rls+nofallback",
             "rls+plainmodel", "cerebellum-smooth", "rls+babble", "cerebellum+babble",
-            "rls+practice", "cerebellum+practice", "rls+truth@30", "rls+truth@50", "rls+truth@80")
+            "rls+practice", "cerebellum+practice", "rls+truth@30", "rls+truth@50", "rls+truth@80",
+            "rigid")
 #: Parts of the library's delayed-arm agent that a variant can change.
 ABLATIONS = {"corr", "nofallback", "plainmodel", "babble", "practice"}
 TUNE_SEEDS = (1000, 1001)
@@ -321,6 +324,93 @@ class PerturbedOracle:
         return np.asarray(next_state, dtype=np.float64) - self.predict(state, command)
 
 
+class RigidBodyModel:
+    """Diagnostic: the arm's exact rigid-body equations, with its 8 constants learned by RLS.
+
+    ``tau = M(q) ddq + C(q, dq) dq + G(q) + B dq`` is linear in
+    ``(a1, a2, a3, a4, a5, b11, b12, b22)``: inertia terms ``a1 + 2 a2 cos q2``,
+    ``a3 + a2 cos q2``, ``a3``; gravity ``a4 sin q1 + a5 sin(q1 + q2)``,
+    ``a5 sin(q1 + q2)``; viscosity ``B``. Each transition gives the acceleration
+    (velocity change over dt) at the step's midpoint and two regression rows.
+    Not a cerebellar model: the dynamics' form is given (adaptive control in the
+    manner of Slotine and Li); it measures what knowing the form would buy.
+    """
+
+    is_initialised = True
+
+    def __init__(self, params, prior: float = 1e3, stop_margin: float = 0.02, max_speed: float = 40.0):
+        self.dt = float(params.dt)
+        self.low = np.asarray(params.angle_low, dtype=np.float64)
+        self.high = np.asarray(params.angle_high, dtype=np.float64)
+        self.theta = np.zeros(8)
+        self.covariance = np.eye(8) * prior
+        self.stop_margin, self.max_speed = stop_margin, max_speed
+
+    @staticmethod
+    def _regressor(q, dq, ddq):
+        c, s = math.cos(q[1]), math.sin(q[1])
+        g12 = math.sin(q[0] + q[1])
+        return np.array([
+            [ddq[0], 2 * c * ddq[0] + c * ddq[1] - s * dq[1] * (2 * dq[0] + dq[1]), ddq[1],
+             math.sin(q[0]), g12, dq[0], dq[1], 0.0],
+            [0.0, c * ddq[0] + s * dq[0] ** 2, ddq[0] + ddq[1], 0.0, g12, 0.0, dq[0], dq[1]],
+        ])
+
+    def _affine_acceleration(self, q, dq):
+        """Return ``(M^-1, r)`` with ``ddq = M^-1 (tau - r)``."""
+        a1, a2, a3, a4, a5, b11, b12, b22 = self.theta
+        c, s = math.cos(q[1]), math.sin(q[1])
+        mass = np.array([[a1 + 2 * a2 * c, a3 + a2 * c], [a3 + a2 * c, a3]]) + 1e-3 * np.eye(2)
+        g12 = math.sin(q[0] + q[1])
+        rest = np.array([-a2 * s * dq[1] * (2 * dq[0] + dq[1]) + a4 * math.sin(q[0]) + a5 * g12
+                         + b11 * dq[0] + b12 * dq[1],
+                         a2 * s * dq[0] ** 2 + a5 * g12 + b12 * dq[0] + b22 * dq[1]])
+        try:
+            inverse = np.linalg.inv(mass)
+        except np.linalg.LinAlgError:
+            inverse = np.zeros((2, 2))
+        return inverse, rest
+
+    def predictor(self, state):
+        """Return the affine ``command -> next observation`` for a fixed state."""
+        state = np.asarray(state, dtype=np.float64)
+        inverse, rest = self._affine_acceleration(state[:2], state[2:4])
+        velocity = state[2:4] - self.dt * inverse @ rest
+        offset = state.copy()
+        offset[2:4] = velocity
+        offset[:2] = state[:2] + 0.5 * self.dt * (state[2:4] + velocity)
+        slope = np.zeros((state.shape[0], 2))
+        slope[2:4] = self.dt * inverse
+        slope[:2] = 0.5 * self.dt * slope[2:4]
+        return AffinePredictor(offset, slope)
+
+    def predict(self, state, command):
+        """Return the predicted next observation (speeds and angles clipped)."""
+        state = np.asarray(state, dtype=np.float64)
+        affine = self.predictor(state)
+        nxt = affine.offset + affine.slope @ np.asarray(command, dtype=np.float64)
+        nxt[2:4] = np.clip(nxt[2:4], -self.max_speed, self.max_speed)
+        nxt[:2] = np.clip(state[:2] + 0.5 * self.dt * (state[2:4] + nxt[2:4]), self.low, self.high)
+        return nxt
+
+    def learn(self, state, command, next_state):
+        """Learn the constants from one transition (unless it touches a stop)."""
+        state, next_state = np.asarray(state, dtype=np.float64), np.asarray(next_state, dtype=np.float64)
+        command = np.asarray(command, dtype=np.float64)
+        error = next_state - self.predict(state, command)
+        angles = np.concatenate([state[:2], next_state[:2]])
+        if (np.all(angles > np.tile(self.low + self.stop_margin, 2))
+                and np.all(angles < np.tile(self.high - self.stop_margin, 2))):
+            ddq = (next_state[2:4] - state[2:4]) / self.dt
+            q = 0.5 * (state[:2] + next_state[:2])
+            dq = 0.5 * (state[2:4] + next_state[2:4])
+            for row, torque in zip(self._regressor(q, dq, ddq), command, strict=True):
+                gain = self.covariance @ row / (1.0 + row @ self.covariance @ row)
+                self.theta += gain * (torque - row @ self.theta)
+                self.covariance -= np.outer(gain, row @ self.covariance)
+        return error
+
+
 class TruthAfter:
     """A learned model that is replaced by the true dynamics after ``after`` learned transitions."""
 
@@ -382,6 +472,13 @@ def build_agent(name: str, env, env_key: str, delay_ms: float, seed: int):
             agent.model = agent.controller.model = model
             if agent.fallback is not None:
                 agent.fallback.model = model
+        return agent
+    if name == "rigid":
+        agent = reaching_agent(env, "rls", seed=seed, delay_steps=d)
+        model = RigidBodyModel(env.unwrapped.params)
+        agent.model = agent.controller.model = model
+        if agent.fallback is not None:
+            agent.fallback.model = model
         return agent
     if "+truth@" in name:
         # Diagnostic: the library agent whose model becomes the true dynamics after
