@@ -15,9 +15,10 @@ Agents
 - ``rls``, ``cerebellum`` (CMAC), ``cerebellum-random``: the library's reaching agent
   (:func:`cerebellar.control.reaching.reaching_agent`): the seed's forward-model agent,
   K = 3, internal feedback (Smith predictor) over the delay; on the arm with a delay the
-  model sees the arm through ``ArmFeatures`` and gentle PD carries the command until
+  model sees the arm through ``ArmFeatures``, gentle PD carries the command until
   the model's own error across the delay is small (``trust_``; the "model trusted"
-  column is its value at the end of the episode).
+  column is its value at the end of the episode), and the first commands, sent
+  while the agent is blind, carry exploratory noise.
 - ``oracle``: the seed's agent with the true dynamics as model.
 - ``feedback``: the preset PD gains, no model.
 - ``tuned-pd``: PD gains searched by differential evolution with the same delay, on
@@ -28,7 +29,8 @@ Agents
   ``correction`` 0.05 on the angles and velocities),
   ``+nofallback`` (model's controller from the first step), ``+plainmodel`` (the
   seed's blank model in place of ``ArmFeatures``), ``+babble`` (exploratory noise of
-  1.5 N m added to the gentle fallback while the model is untrusted), ``+practice``
+  1.5 N m added to the gentle fallback while the model is untrusted), ``+noblind``
+  (no exploratory noise while blind), ``+practice``
   (0.3 s of practice with exploratory noise on a separate arm before the session,
   ``practised_reaching_agent``), ``+truth@N`` (diagnostic: the model is replaced
   by the true dynamics after N learned transitions), ``rigid`` (diagnostic, not
@@ -69,7 +71,6 @@ import cerebellar.envs  # noqa: F401  (registers the environments)
 from cerebellar import Agent
 from cerebellar.control import FeedbackAgent, ForwardModelController, LinearFeedback, RolloutController
 from cerebellar.control.reaching import (
-    ARM_BABBLING,
     TOLERANCE,
     oracle_reaching_agent,
     pd_agent,
@@ -93,10 +94,13 @@ VARIANTS = ("rls+gate", "cerebellum-random+gate", "rls+feat", "rls+feat+gate", "
             "rls+hold", "rls+feat+hold", "oracle+hold", "oracle[m2*0.8]", "oracle[g*0.9]",
             "oracle[m2*1.25]", "oracle[i1*1.5,i2*1.5]", "rls+seed", "rls+corr", "rls+nofallback",
             "rls+plainmodel", "cerebellum-smooth", "rls+babble", "cerebellum+babble",
+            "rls+noblind", "cerebellum+noblind",
             "rls+practice", "cerebellum+practice", "rls+truth@30", "rls+truth@50", "rls+truth@80",
             "rigid")
 #: Parts of the library's delayed-arm agent that a variant can change.
-ABLATIONS = {"corr", "nofallback", "plainmodel", "babble", "practice"}
+ABLATIONS = {"corr", "nofallback", "plainmodel", "babble", "noblind", "practice"}
+#: The ``+babble`` variant: exploratory noise (N m) on every fallback command while untrusted.
+UNTRUSTED_BABBLING = 1.5
 TUNE_SEEDS = (1000, 1001)
 TUNE_CACHE = "/tmp/limb_reaching_tuned_v2.json"
 
@@ -457,8 +461,9 @@ def build_agent(name: str, env, env_key: str, delay_ms: float, seed: int):
             agent = practised_reaching_agent(env, lambda: make_env(env_key, delay_ms), base,
                                              seed=seed, delay_steps=d)
         else:
-            agent = reaching_agent(env, base, seed=seed, delay_steps=d,
-                                   babbling=ARM_BABBLING if "babble" in mods else 0.0)
+            babbling = 0.0 if "noblind" in mods else UNTRUSTED_BABBLING if "babble" in mods else None
+            agent = reaching_agent(env, base, seed=seed, delay_steps=d, babbling=babbling,
+                                   babbling_steps=10**9 if "babble" in mods else None)
         if "corr" in mods:
             agent.correction = 0.05
             agent._corrected[:] = [True, True, True, True, False, False]

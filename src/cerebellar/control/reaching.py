@@ -50,9 +50,11 @@ GENTLE_ARM_PD = {"kp": (4.31, 1.85), "kd": (0.271, 0.240)}
 #: Settings of the delayed arm agent (chosen on seeds 0-9 of the reaching benchmark):
 #: model memory (forgetting factor), trust thresholds (rad) and window (steps).
 ARM_FORGETTING, ARM_TRUST, ARM_TRUST_WINDOW = 0.995, (0.03, 0.15), 20
-#: Exploratory noise (N m) for ``reaching_agent(..., babbling=ARM_BABBLING)`` (chosen on
-#: seeds 0-9; 0.5-2 N m all gave 93-94% there).
-ARM_BABBLING = 1.5
+#: Exploratory noise (N m) of the delayed arm agent's first commands, sent while it is
+#: still blind (its delayed senses show the initial posture): chosen among 3, 5 and 8 N m
+#: over the first 10-40 steps on seeds 100-119, and checked on seeds 200-219, 300-319
+#: and 400-419.
+ARM_BABBLING = 5.0
 #: Practice before the first target (:meth:`~cerebellar.Agent.practise`), opt-in: steps
 #: (0.3 s) of the agent's own movements with exploratory noise (N m) on a separate
 #: arm, from a blank model (chosen on seeds 100-119: 20-50 steps and 1.5-3 N m all
@@ -137,17 +139,26 @@ class ArmFeatures:
     """A learned forward model of the two-link arm through posture-shaped mossy-fibre features.
 
     The inner model (RLS, or a cerebellum whose direct path is RLS) learns only
-    the change of the joint velocities, from features that make the arm's
-    dynamics ``M(q2)^-1 (tau - C(q, dq) dq - G(q) - B dq)`` nearly linear in its
-    weights: the angles and velocities; the gravity terms ``sin q1`` and
-    ``sin(q1 + q2)`` times ``1, cos q2, cos^2 q2``; the velocities times
-    ``cos q2, cos^2 q2``; the Coriolis terms ``sin q2 dq1^2`` and
-    ``sin q2 dq2 (2 dq1 + dq2)`` times ``1, cos q2``; and the command times
-    ``1, cos q2, cos^2 q2, cos^3 q2`` (the inverse inertia as a series in
-    ``cos q2``). The angles are integrated from the velocities (trapezoid rule)
-    and clipped to the joint limits; the targets are carried unchanged (they are
-    exogenous). Transitions that touch a joint stop are not learned: a stop is
-    a collision, not the arm's dynamics.
+    the change of the joint velocities, from features in which the arm's
+    dynamics ``M(q2)^-1 (tau - C(q, dq) dq - G(q) - B dq)`` are exactly linear in
+    the weights. The inverse inertia is ``adj(M) / det(M)``: the adjugate is
+    linear in ``cos q2`` and the determinant is ``D - k cos^2 q2``. So, with
+    ``c = cos q2``, the velocity change times ``D`` is a linear function of
+
+    - the gravity terms ``sin q1`` and ``sin(q1 + q2)``, each times ``1, c``;
+    - the velocities times ``1, c``;
+    - the Coriolis terms ``sin q2 dq2 (2 dq1 + dq2)`` and ``sin q2 dq1^2``, times ``1, c``;
+    - the torques times ``1, c``;
+    - and ``c^2`` times the velocity change itself (the determinant's ``k c^2``).
+
+    The last is an *implicit* input: it is measured when learning, and when
+    predicting the model solves for the change that agrees with it (a 2 x 2
+    linear system). The weights are learned; only the form is given (it is
+    the arm's equations of motion, overparameterised: 2 x 18 weights where the
+    physics has 8 constants). The angles are integrated from the velocities
+    (trapezoid rule) and clipped to the joint limits; the targets are carried
+    unchanged (they are exogenous). Transitions that touch a joint stop are not
+    learned: a stop is a collision, not the arm's dynamics.
 
     Parameters
     ----------
@@ -162,7 +173,14 @@ class ArmFeatures:
         that an untrained model cannot roll an estimate off to infinity.
     """
 
-    _COMMAND_POWERS = 4
+    #: Velocities are in units of 3 rad/s and torques of 10 N m inside the model,
+    #: so that every feature is of order 1.
+    _SPEED, _TORQUE = 3.0, 10.0
+    #: Positions of the two implicit inputs in the feature vector.
+    _IMPLICIT = slice(12, 14)
+    #: The implicit solve is skipped while the learned coupling is implausible
+    #: (for the arm, ``k c^2 / D`` is between 0 and 0.5, so ``det(I - c^2 V)`` > 0.5).
+    _MIN_DETERMINANT = 0.25
 
     def __init__(self, inner, params, stop_margin: float = 0.02, max_speed: float = 40.0):
         self.inner = inner
@@ -171,28 +189,79 @@ class ArmFeatures:
         self.high = np.asarray(params.angle_high, dtype=np.float64)
         self.stop_margin = stop_margin
         self.max_speed = max_speed
-        inner.initialise(len(self._features(np.zeros(6))), 2 * self._COMMAND_POWERS)
+        inner.initialise(len(self._features(np.zeros(6))), 4)
 
     @property
     def is_initialised(self) -> bool:
         """bool: always True (the inner model is sized at construction)."""
         return True
 
-    def _features(self, state):
+    def _scaled_speeds(self, velocities):
+        return np.clip(velocities, -self.max_speed, self.max_speed) / self._SPEED
+
+    def _features(self, state, implicit=(0.0, 0.0)):
+        """Return the mossy-fibre features; the velocities sit at 2:4 (the inner model's residual)."""
         q1, q2 = state[0], state[1]
-        # Velocities in units of ~3 rad/s, so that every feature is of order 1.
-        d1, d2 = np.clip(state[2:4], -self.max_speed, self.max_speed) / 3.0
+        d1, d2 = self._scaled_speeds(state[2:4])
         c, s = math.cos(q2), math.sin(q2)
         g1, g2 = math.sin(q1), math.sin(q1 + q2)
-        coriolis1, coriolis2 = s * d1 * d1, s * d2 * (2.0 * d1 + d2)
-        return np.array([q1, q2, d1, d2, g1, g2, g1 * c, g2 * c, g1 * c * c, g2 * c * c,
-                         d1 * c, d2 * c, d1 * c * c, d2 * c * c,
-                         coriolis1, coriolis2, coriolis1 * c, coriolis2 * c])
+        coriolis1, coriolis2 = s * d2 * (2.0 * d1 + d2), s * d1 * d1
+        return np.array([g1, g2, d1, d2, g1 * c, g2 * c, d1 * c, d2 * c,
+                         coriolis1, coriolis2, coriolis1 * c, coriolis2 * c,
+                         implicit[0], implicit[1]])
 
     def _command_map(self, state):
         """Return the matrix taking the torques (N m) to the command features."""
         c = math.cos(state[1])
-        return np.vstack([(c**k / 10.0) * np.eye(2) for k in range(self._COMMAND_POWERS)])
+        return np.vstack([np.eye(2), c * np.eye(2)]) / self._TORQUE
+
+    def _speed_change(self, state):
+        """Return ``(a, S)``: the scaled velocity change is ``a + S @ torques``.
+
+        The inner model gives the change with the implicit inputs at zero, and
+        how each implicit input moves it (``V``); the change ``x`` then solves
+        ``x = a0 + S0 u + c^2 V x``.
+        """
+        x = self._features(state)
+        c2 = math.cos(state[1]) ** 2
+        command_map = self._command_map(state)
+        inner = self.inner.predictor(x) if hasattr(self.inner, "predictor") else None
+        if isinstance(inner, AffinePredictor):
+            change = inner.offset[2:4] - x[2:4]
+            slope = inner.slope[2:4] @ command_map
+            coupling = np.empty((2, 2))
+            for j in range(2):
+                probe = x.copy()
+                probe[self._IMPLICIT.start + j] = 1.0
+                coupling[:, j] = self.inner.predictor(probe).offset[2:4] - inner.offset[2:4]
+        else:
+            return None
+        system = np.eye(2) - c2 * coupling
+        determinant = float(np.linalg.det(system))
+        if not (math.isfinite(determinant) and determinant > self._MIN_DETERMINANT):
+            return change, slope
+        return np.linalg.solve(system, change), np.linalg.solve(system, slope)
+
+    def _speed_change_at(self, state, command):
+        """Return the scaled velocity change for one command (any inner model)."""
+        affine = self._speed_change(state)
+        if affine is not None:
+            return affine[0] + affine[1] @ command
+        # A nonlinear inner model: linearise it in the implicit inputs around zero.
+        x = self._features(state)
+        features = self._command_map(state) @ command
+        base = self.inner.predict(x, features)[2:4]
+        coupling = np.empty((2, 2))
+        for j in range(2):
+            probe = x.copy()
+            probe[self._IMPLICIT.start + j] = 1.0
+            coupling[:, j] = self.inner.predict(probe, features)[2:4] - base
+        change = base - x[2:4]
+        system = np.eye(2) - math.cos(state[1]) ** 2 * coupling
+        determinant = float(np.linalg.det(system))
+        if not (math.isfinite(determinant) and determinant > self._MIN_DETERMINANT):
+            return change
+        return np.linalg.solve(system, change)
 
     def _next(self, state, velocity):
         nxt = state.copy()
@@ -204,9 +273,8 @@ class ArmFeatures:
         """Return the predicted next observation."""
         state = np.asarray(state, dtype=np.float64)
         command = np.asarray(command, dtype=np.float64)
-        x = self._features(state)
-        out = self.inner.predict(x, self._command_map(state) @ command)
-        return self._next(state, 3.0 * out[2:4])
+        speeds = self._scaled_speeds(state[2:4])
+        return self._next(state, self._SPEED * (speeds + self._speed_change_at(state, command)))
 
     def predictor(self, state):
         """Return ``command -> next observation`` for a fixed state (affine when the inner model is).
@@ -215,18 +283,19 @@ class ArmFeatures:
         binds for an estimate far outside the arm's range.
         """
         state = np.asarray(state, dtype=np.float64)
-        inner = self.inner.predictor(self._features(state))
-        if not isinstance(inner, AffinePredictor):
+        affine = self._speed_change(state)
+        if affine is None:
             return lambda command: self.predict(state, command)
-        velocity_slope = 3.0 * (inner.slope @ self._command_map(state))[2:4]
-        velocity = 3.0 * inner.offset[2:4]
+        change, slope = affine
+        velocity = self._SPEED * (self._scaled_speeds(state[2:4]) + change)
         offset = state.copy()
         offset[2:4] = velocity
         offset[:2] = state[:2] + 0.5 * self.dt * (state[2:4] + velocity)
-        slope = np.zeros((state.shape[0], 2))
-        slope[2:4] = velocity_slope
-        slope[:2] = 0.5 * self.dt * velocity_slope
-        return AffinePredictor(offset, slope)
+        velocity_slope = self._SPEED * slope
+        full_slope = np.zeros((state.shape[0], 2))
+        full_slope[2:4] = velocity_slope
+        full_slope[:2] = 0.5 * self.dt * velocity_slope
+        return AffinePredictor(offset, full_slope)
 
     def learn(self, state, command, next_state) -> np.ndarray:
         """Learn one transition (unless it touches a stop); return the prediction error before it."""
@@ -238,9 +307,10 @@ class ArmFeatures:
         inside = (np.all(angles > np.tile(self.low + self.stop_margin, 2))
                   and np.all(angles < np.tile(self.high - self.stop_margin, 2)))
         if inside:
-            x = self._features(state)
+            before, after = self._scaled_speeds(state[2:4]), self._scaled_speeds(next_state[2:4])
+            x = self._features(state, math.cos(state[1]) ** 2 * (after - before))
             target = x.copy()
-            target[2:4] = np.clip(next_state[2:4], -self.max_speed, self.max_speed) / 3.0
+            target[2:4] = after
             self.inner.learn(x, self._command_map(state) @ command, target)
         return error
 
@@ -312,26 +382,32 @@ class JointKinematics:
 class Babbling:
     """A controller plus exploratory noise: Gaussian torques of ``amplitude`` (N m) per joint.
 
-    Used as the delayed arm agent's fallback, it excites the arm while the model
-    is not trusted (the fallback's share of the command is ``1 - trust_``), so
-    that the model identifies how commands move the arm before it is trusted;
-    without it a blank model learns the arm's slow passive sag, is trusted, and
-    drives the first reach into a flail. A fresh draw every call, seeded.
+    Used as the delayed arm agent's fallback, it excites the arm so that the
+    model can tell what the commands do from what gravity does: without it, a
+    blank model sees only commands that follow the posture (feedback), and
+    cannot separate the two. A fresh draw every call, seeded, for the first
+    ``steps`` calls of the agent's life (all calls if None).
     """
 
-    def __init__(self, inner, amplitude: float, n_command: int, seed: int = 0):
+    def __init__(self, inner, amplitude: float, n_command: int, seed: int = 0,
+                 steps: int | None = None):
         self.inner = inner
         self.amplitude = float(amplitude)
         self.n_command = int(n_command)
+        self.steps = steps
+        self.calls = 0
         self._rng = np.random.default_rng(seed)
 
     def command(self, state) -> np.ndarray:
-        """Return the inner controller's command plus noise."""
-        noise = self.amplitude * self._rng.standard_normal(self.n_command)
-        return np.asarray(self.inner.command(state), dtype=np.float64) + noise
+        """Return the inner controller's command, plus noise while the babbling lasts."""
+        command = np.asarray(self.inner.command(state), dtype=np.float64)
+        self.calls += 1
+        if self.steps is not None and self.calls > self.steps:
+            return command
+        return command + self.amplitude * self._rng.standard_normal(self.n_command)
 
     def reset(self) -> None:
-        """Nothing to reset (the noise stream runs on)."""
+        """Nothing to reset (the babbling counts the agent's life, not an episode)."""
 
 
 def arm_model(env, model: str = "rls", seed: int = 0):
@@ -360,29 +436,28 @@ def arm_model(env, model: str = "rls", seed: int = 0):
 
 
 def reaching_agent(env, model: str = "rls", seed: int = 0, delay_steps: int = 0,
-                   babbling: float = 0.0) -> Agent:
+                   babbling: float | None = None, babbling_steps: int | None = None) -> Agent:
     """Return the cerebellar reaching agent: a blank model refining the preset PD.
 
     Without a delay, and on the wrist, this is the seed's agent: K = 3
     refinements of the preset PD through a blank model, with internal feedback
-    (a Smith predictor) over any delay. On the arm with a delay, two things are
-    added, without which it flails into its stops:
+    (a Smith predictor) over any delay. On the arm with a delay, three things
+    are added, without which it flails into its stops or misses its first reaches:
 
     - the model sees the arm through :class:`ArmFeatures` (posture-shaped
-      features, angles integrated from velocities, joint-stop contacts not learned);
+      features in the form of the arm's equations, angles integrated from
+      velocities, joint-stop contacts not learned);
     - while the model's own error across the delay (``delay_error_``) is
       large, the command leans on gentle PD on the estimate
       (:data:`GENTLE_ARM_PD`, stable under 100 ms), ramping to the model's
-      controller as the error falls (the agent's ``fallback`` and ``trust``).
+      controller as the error falls (the agent's ``fallback`` and ``trust``);
+    - while it is blind (its first ``delay_steps`` commands, before any
+      consequence can be seen), it babbles: exploratory noise of
+      :data:`ARM_BABBLING` N m on the gentle PD (:class:`Babbling`), so that
+      its first data tell the commands' effect apart from gravity's.
 
     The agent's ``correction`` option (which removes a model's steady bias
-    across the delay) is left off: with these features it cost 2-4 points of
-    reaches in the benchmark.
-
-    ``babbling > 0`` adds exploratory noise to the gentle fallback
-    (:class:`Babbling`): it rescues about half of the first reaches, but in the
-    benchmark the net gain is within seed noise (see ``benchmarks/limb_reaching.py``),
-    so it is off by default.
+    across the delay) is left off: it cost 2-4 points of reaches in the benchmark.
 
     Parameters
     ----------
@@ -395,12 +470,15 @@ def reaching_agent(env, model: str = "rls", seed: int = 0, delay_steps: int = 0,
         ``"cerebellum-smooth"`` (on the delayed arm: the generic smooth
         cerebellum through :class:`JointKinematics` instead of :class:`ArmFeatures`).
     seed : int
-        Seeds the model.
+        Seeds the model and the babbling.
     delay_steps : int
         The sensory delay in steps, compensated by internal feedback.
-    babbling : float
-        Delayed arm only: standard deviation (N m) of the exploratory noise
-        added to the fallback while the model is not trusted; 0 for none.
+    babbling : float, optional
+        Delayed arm only: standard deviation (N m) of the exploratory noise;
+        :data:`ARM_BABBLING` by default, 0 for none.
+    babbling_steps : int, optional
+        Delayed arm only: how many of the agent's first fallback commands carry
+        the noise; by default ``delay_steps`` (while blind).
 
     Returns
     -------
@@ -411,15 +489,20 @@ def reaching_agent(env, model: str = "rls", seed: int = 0, delay_steps: int = 0,
     if not delay_steps or type(env.unwrapped).__name__ != _ARM:
         return Agent.for_env(env, model=model, iterations=ITERATIONS, seed=seed,
                              delay_steps=delay_steps)
-    if babbling < 0:
-        raise ValueError(f"babbling must be non-negative, got {babbling}")
+    babbling = ARM_BABBLING if babbling is None else float(babbling)
+    babbling_steps = int(delay_steps) if babbling_steps is None else babbling_steps
+    if not (math.isfinite(babbling) and babbling >= 0):
+        raise ValueError(f"babbling must be a finite non-negative number, got {babbling}")
+    if int(babbling_steps) != babbling_steps or babbling_steps < 0:
+        raise ValueError(f"babbling_steps must be a non-negative integer, got {babbling_steps}")
     learned = arm_model(env, model, seed)
     template = Agent.for_env(env, model=learned, iterations=ITERATIONS, delay_steps=delay_steps)
     gentle = ForwardModelController(
         LinearFeedback(pd_gains(GENTLE_ARM_PD["kp"], GENTLE_ARM_PD["kd"])), learned, 0,
         low=template.actions.low, high=template.actions.high)
-    if babbling:
-        gentle = Babbling(gentle, babbling, template.actions.n_command, seed=seed)
+    if babbling and babbling_steps:
+        gentle = Babbling(gentle, babbling, template.actions.n_command, seed=seed,
+                          steps=int(babbling_steps))
     return Agent(learned, template.feedback, template.actions, ITERATIONS,
                  observation_names=template.observation_names, delay_steps=delay_steps,
                  fallback=gentle, trust=ARM_TRUST, trust_channels=(0, 1),
