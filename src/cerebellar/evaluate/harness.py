@@ -389,7 +389,7 @@ def _reaching_line(row, task) -> str:
     n = row["seeds"]
     held = f"{row['all_held']}/{n}" if task.all_held else "-"
     return (f"| {row['task']} | {row['agent']} | {task.target} "
-            f"| {_number(row['reached_fraction'], '.0%')} of {row['reaches']} "
+            f"| {_number(row['reached_fraction'], '.1%')} of {row['reaches']} "
             f"| {row['first_success']}/{n} | {_number(row['median_settle_time'], '.2f')} | {held} "
             f"| {_number(row['median_rms'], '.3f')} |")
 
