@@ -1,4 +1,5 @@
 import json
+import math
 
 import gymnasium as gym
 import numpy as np
@@ -127,11 +128,29 @@ def test_arm_model_learns_the_arm_and_its_predictor_agrees():
     model = ArmFeatures(RLS(), gym.make(ARM).unwrapped.params)
     data = arm_transitions()
     errors = [np.max(np.abs(model.learn(*t)[2:4])) for t in data]
-    # One-step velocity error (rad/s): it falls twentyfold (0.10 to about 0.002).
+    # One-step velocity error (rad/s): it falls twentyfold (0.10 to about 0.004).
     assert np.mean(errors[-20:]) < 0.05 * np.mean(errors[:20])
     state, command, _ = data[-1]
     np.testing.assert_allclose(model.predictor(state)(command), model.predict(state, command),
                                atol=1e-12)
+
+
+def test_arm_model_solves_its_implicit_inertia_term():
+    # Weights set by hand: the first joint's scaled velocity change is a + v * imp,
+    # where imp = cos^2(q2) * (that same change). The model must predict the change
+    # that agrees with itself, a / (1 - v cos^2 q2), in predict and in its predictor.
+    model = ArmFeatures(RLS(), gym.make(ARM).unwrapped.params)
+    a, v = 0.2, 0.4
+    model.inner.weights_[2, 12] = v   # output: first velocity slot; input: first implicit
+    model.inner.weights_[2, -1] = a   # the bias input
+    state = np.array([0.5, 1.0, 0.3, -0.6, 0.7, 0.9])
+    change = a / (1.0 - v * math.cos(1.0) ** 2)
+    expected_speed = 3.0 * (0.3 / 3.0 + change)
+    predicted = model.predict(state, [0.0, 0.0])
+    assert predicted[2] == pytest.approx(expected_speed)
+    assert predicted[3] == pytest.approx(-0.6)
+    assert predicted[0] == pytest.approx(0.5 + 0.5 * model.dt * (0.3 + expected_speed))
+    np.testing.assert_allclose(model.predictor(state)(np.zeros(2)), predicted, atol=1e-12)
 
 
 def test_arm_model_does_not_learn_stop_contacts():
@@ -235,3 +254,13 @@ def test_babbling_while_blind_rescues_first_reaches_of_the_delayed_arm():
             settled[babbling] += run_reaching_episode(env, agent, seed)[0][0].reached
     assert settled[0.0] <= 4
     assert settled[None] >= 6
+
+
+@pytest.mark.parametrize("name", ["rls", "cerebellum"])
+def test_arm_model_predictor_agrees_with_predict_for_each_inner_model(name):
+    model = arm_model(gym.make(ARM), name, seed=0)
+    for transition in arm_transitions(steps=60):
+        model.learn(*transition)
+    state, command, _ = arm_transitions(steps=61)[-1]
+    np.testing.assert_allclose(model.predictor(state)(command), model.predict(state, command),
+                               atol=1e-9)

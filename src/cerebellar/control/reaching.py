@@ -57,8 +57,9 @@ ARM_FORGETTING, ARM_TRUST, ARM_TRUST_WINDOW = 0.995, (0.03, 0.15), 20
 ARM_BABBLING = 5.0
 #: Practice before the first target (:meth:`~cerebellar.Agent.practise`), opt-in: steps
 #: (0.3 s) of the agent's own movements with exploratory noise (N m) on a separate
-#: arm, from a blank model (chosen on seeds 100-119: 20-50 steps and 1.5-3 N m all
-#: gave 93-95% of reaches with a 100 ms delay; without noise, 88%).
+#: arm, from a blank model (chosen on seeds 100-119 with the earlier, series form of
+#: ArmFeatures: 20-50 steps and 1.5-3 N m all gave 93-95% of reaches with a 100 ms
+#: delay; without noise, 88%).
 ARM_PRACTICE = {"steps": 30, "noise": 3.0}
 #: Offset of the practice arm's seed from the session's, apart from evaluation and tuning seeds.
 PRACTICE_SEED_OFFSET = 20_000
@@ -154,8 +155,8 @@ class ArmFeatures:
     The last is an *implicit* input: it is measured when learning, and when
     predicting the model solves for the change that agrees with it (a 2 x 2
     linear system). The weights are learned; only the form is given (it is
-    the arm's equations of motion, overparameterised: 2 x 18 weights where the
-    physics has 8 constants). The angles are integrated from the velocities
+    the arm's equations of motion, overparameterised: 2 x 19 weights, with the
+    bias, where the physics has 8 constants). The angles are integrated from the velocities
     (trapezoid rule) and clipped to the joint limits; the targets are carried
     unchanged (they are exogenous). Transitions that touch a joint stop are not
     learned: a stop is a collision, not the arm's dynamics.
