@@ -97,8 +97,10 @@ class OnlineForwardModel:
         if self.n_learned_ == 0:
             self.mossy_.observe(raw)  # the first sample sets an estimated scale
         z = self.mossy_.encode(raw)
-        target = next_state - state if self.residual else next_state
+        target = self._target(state, next_state) if self.residual else next_state
         error = self._learn_encoded(z, target)
+        if self.residual:
+            error = self._observation_error(state, next_state, target, error)
         # Update an estimated scale only after learning, so that the error returned
         # is exactly next_state - predict(state, command) as it was before the call.
         if self.n_learned_ > 0:
@@ -169,6 +171,18 @@ class OnlineForwardModel:
     def _apply(self, states, change):
         """Turn a predicted (residual) change into the next state; rows allowed (models may rotate)."""
         return states + change
+
+    def _target(self, state, next_state):
+        """Return the residual change to learn: the inverse of :meth:`_apply`."""
+        return next_state - state
+
+    def _observation_error(self, state, next_state, target, error):
+        """Return the error in observation space from the error on the learned ``target``.
+
+        For a plain difference the two are the same; a model whose change is not
+        a difference (e.g. a rotation) overrides this.
+        """
+        return error
 
     @property
     def is_initialised(self) -> bool:

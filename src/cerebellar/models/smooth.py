@@ -38,7 +38,7 @@ import itertools
 
 import numpy as np
 
-from .._validation import as_finite_vector, check_in_range, check_positive
+from .._validation import check_in_range, check_positive
 from .base import OnlineForwardModel
 from .linear import rls_update
 
@@ -254,24 +254,12 @@ class SmoothCerebellum(OnlineForwardModel):
             out[..., s] = states[..., s] * cos + states[..., c] * sin
         return out
 
-    def learn(self, state, command, next_state) -> np.ndarray:
-        """Learn from one transition; return ``next_state - predict(state, command)`` before it."""
-        state, command = self._check(state, command)
-        next_state = as_finite_vector(next_state, "next_state", self.n_state_)
-        raw = np.concatenate((state, command))
-        if self.n_learned_ == 0:
-            self.mossy_.observe(raw)  # the first sample sets an estimated scale
-        z = self.mossy_.encode(raw)
-        if self.residual:
-            prediction = self._apply(state, self._predict_encoded(z))
-            self._learn_encoded(z, self._target(state, next_state))
-        else:
-            prediction = self._predict_encoded(z)
-            self._learn_encoded(z, next_state)
-        if self.n_learned_ > 0:
-            self.mossy_.observe(raw)
-        self.n_learned_ += 1
-        return next_state - prediction
+    def _observation_error(self, state, next_state, target, error):
+        # The learned change of an angle pair is its increment, not a difference: the
+        # prediction before the update was the target less its error.
+        if self._pairs is None:
+            return error
+        return next_state - self._apply(state, target - error)
 
     def activity(self) -> dict[str, np.ndarray]:
         """Return the population activity of the last ``predict`` or ``learn`` step.
