@@ -190,7 +190,12 @@ class ArmFeatures:
         self.high = np.asarray(params.angle_high, dtype=np.float64)
         self.stop_margin = stop_margin
         self.max_speed = max_speed
-        inner.initialise(len(self._features(np.zeros(6))), 4)
+        features = self._features(np.zeros(6))
+        inner.initialise(len(features), 4)
+        # Whether the inner model is affine in its inputs (a linear learner): then one
+        # affine predictor per state serves every command. Decided once, not per call.
+        self._affine = isinstance(getattr(inner, "predictor", lambda _: None)(features),
+                                  AffinePredictor)
 
     @property
     def is_initialised(self) -> bool:
@@ -216,53 +221,48 @@ class ArmFeatures:
         c = math.cos(state[1])
         return np.vstack([np.eye(2), c * np.eye(2)]) / self._TORQUE
 
-    def _speed_change(self, state):
-        """Return ``(a, S)``: the scaled velocity change is ``a + S @ torques``.
-
-        The inner model gives the change with the implicit inputs at zero, and
-        how each implicit input moves it (``V``); the change ``x`` then solves
-        ``x = a0 + S0 u + c^2 V x``.
-        """
-        x = self._features(state)
-        c2 = math.cos(state[1]) ** 2
-        command_map = self._command_map(state)
-        inner = self.inner.predictor(x) if hasattr(self.inner, "predictor") else None
-        if isinstance(inner, AffinePredictor):
-            change = inner.offset[2:4] - x[2:4]
-            slope = inner.slope[2:4] @ command_map
-            coupling = np.empty((2, 2))
-            for j in range(2):
-                probe = x.copy()
-                probe[self._IMPLICIT.start + j] = 1.0
-                coupling[:, j] = self.inner.predictor(probe).offset[2:4] - inner.offset[2:4]
-        else:
-            return None
-        system = np.eye(2) - c2 * coupling
-        determinant = float(np.linalg.det(system))
-        if not (math.isfinite(determinant) and determinant > self._MIN_DETERMINANT):
-            return change, slope
-        return np.linalg.solve(system, change), np.linalg.solve(system, slope)
-
-    def _speed_change_at(self, state, command):
-        """Return the scaled velocity change for one command (any inner model)."""
-        affine = self._speed_change(state)
-        if affine is not None:
-            return affine[0] + affine[1] @ command
-        # A nonlinear inner model: linearise it in the implicit inputs around zero.
-        x = self._features(state)
-        features = self._command_map(state) @ command
-        base = self.inner.predict(x, features)[2:4]
+    def _coupling(self, x, base, velocity_output):
+        """Return ``V``: how each implicit input moves the inner model's velocity output."""
         coupling = np.empty((2, 2))
         for j in range(2):
             probe = x.copy()
             probe[self._IMPLICIT.start + j] = 1.0
-            coupling[:, j] = self.inner.predict(probe, features)[2:4] - base
-        change = base - x[2:4]
+            coupling[:, j] = velocity_output(probe) - base
+        return coupling
+
+    def _solve_implicit(self, state, coupling, *rows):
+        """Solve ``x = r + c^2 V x`` for each right-hand side ``r`` (kept as is if implausible)."""
         system = np.eye(2) - math.cos(state[1]) ** 2 * coupling
         determinant = float(np.linalg.det(system))
         if not (math.isfinite(determinant) and determinant > self._MIN_DETERMINANT):
-            return change
-        return np.linalg.solve(system, change)
+            return rows
+        return tuple(np.linalg.solve(system, row) for row in rows)
+
+    def _speed_change(self, state):
+        """Return ``(a, S)`` for an affine inner model: the scaled velocity change is ``a + S @ torques``.
+
+        The inner model gives the change with the implicit inputs at zero
+        (``a0 + S0 u``), and how each implicit input moves it (``V``); the change
+        ``x`` then solves ``x = a0 + S0 u + c^2 V x``.
+        """
+        x = self._features(state)
+        inner = self.inner.predictor(x)
+        base = inner.offset[2:4]
+        coupling = self._coupling(x, base, lambda probe: self.inner.predictor(probe).offset[2:4])
+        return self._solve_implicit(state, coupling, base - x[2:4],
+                                    inner.slope[2:4] @ self._command_map(state))
+
+    def _speed_change_at(self, state, command):
+        """Return the scaled velocity change for one command (any inner model)."""
+        if self._affine:
+            change, slope = self._speed_change(state)
+            return change + slope @ command
+        # A nonlinear inner model: linearise it in the implicit inputs around zero.
+        x = self._features(state)
+        features = self._command_map(state) @ command
+        base = self.inner.predict(x, features)[2:4]
+        coupling = self._coupling(x, base, lambda probe: self.inner.predict(probe, features)[2:4])
+        return self._solve_implicit(state, coupling, base - x[2:4])[0]
 
     def _next(self, state, velocity):
         nxt = state.copy()
@@ -284,10 +284,9 @@ class ArmFeatures:
         binds for an estimate far outside the arm's range.
         """
         state = np.asarray(state, dtype=np.float64)
-        affine = self._speed_change(state)
-        if affine is None:
+        if not self._affine:
             return lambda command: self.predict(state, command)
-        change, slope = affine
+        change, slope = self._speed_change(state)
         velocity = self._SPEED * (self._scaled_speeds(state[2:4]) + change)
         offset = state.copy()
         offset[2:4] = velocity
