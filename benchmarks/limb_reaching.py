@@ -72,6 +72,7 @@ from cerebellar import Agent
 from cerebellar.control import FeedbackAgent, ForwardModelController, LinearFeedback, RolloutController
 from cerebellar.control.reaching import (
     TOLERANCE,
+    away_from_stops,
     oracle_reaching_agent,
     pd_agent,
     pd_gains,
@@ -402,9 +403,7 @@ class RigidBodyModel:
         state, next_state = np.asarray(state, dtype=np.float64), np.asarray(next_state, dtype=np.float64)
         command = np.asarray(command, dtype=np.float64)
         error = next_state - self.predict(state, command)
-        angles = np.concatenate([state[:2], next_state[:2]])
-        if (np.all(angles > np.tile(self.low + self.stop_margin, 2))
-                and np.all(angles < np.tile(self.high - self.stop_margin, 2))):
+        if away_from_stops(state, next_state, self.low, self.high, self.stop_margin):
             ddq = (next_state[2:4] - state[2:4]) / self.dt
             q = 0.5 * (state[:2] + next_state[:2])
             dq = 0.5 * (state[2:4] + next_state[2:4])

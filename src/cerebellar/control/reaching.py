@@ -136,6 +136,18 @@ def run_reaching_episode(env, agent, seed: int):
     return reaches, truths
 
 
+def away_from_stops(state, next_state, low, high, margin: float) -> bool:
+    """Whether a transition keeps every joint more than ``margin`` (rad) inside its limits.
+
+    A transition that touches a joint stop is a collision, not the limb's
+    dynamics, so the limb models do not learn from it. ``low`` and ``high``
+    give the limits of the first ``len(low)`` channels (the joint angles).
+    """
+    n = len(low)
+    angles = np.concatenate([state[:n], next_state[:n]])
+    return bool(np.all(angles > np.tile(low + margin, 2)) and np.all(angles < np.tile(high - margin, 2)))
+
+
 class ArmFeatures:
     """A learned forward model of the two-link arm through posture-shaped mossy-fibre features.
 
@@ -303,10 +315,7 @@ class ArmFeatures:
         command = np.asarray(command, dtype=np.float64)
         next_state = np.asarray(next_state, dtype=np.float64)
         error = next_state - self.predict(state, command)
-        angles = np.concatenate([state[:2], next_state[:2]])
-        inside = (np.all(angles > np.tile(self.low + self.stop_margin, 2))
-                  and np.all(angles < np.tile(self.high - self.stop_margin, 2)))
-        if inside:
+        if away_from_stops(state, next_state, self.low, self.high, self.stop_margin):
             before, after = self._scaled_speeds(state[2:4]), self._scaled_speeds(next_state[2:4])
             x = self._features(state, math.cos(state[1]) ** 2 * (after - before))
             target = x.copy()
@@ -372,9 +381,7 @@ class JointKinematics:
         next_state = np.asarray(next_state, dtype=np.float64)
         error = next_state - self.predict(state, command)
         n = self.n
-        angles = np.concatenate([state[:n], next_state[:n]])
-        if (np.all(angles > np.tile(self.low + self.stop_margin, 2))
-                and np.all(angles < np.tile(self.high - self.stop_margin, 2))):
+        if away_from_stops(state, next_state, self.low, self.high, self.stop_margin):
             self.inner.learn(state[:2 * n], np.asarray(command, dtype=np.float64), next_state[:2 * n])
         return error
 
