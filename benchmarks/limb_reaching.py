@@ -73,6 +73,7 @@ from cerebellar.control import FeedbackAgent, ForwardModelController, LinearFeed
 from cerebellar.control.reaching import (
     TOLERANCE,
     away_from_stops,
+    integrated_predictor,
     oracle_reaching_agent,
     pd_agent,
     pd_gains,
@@ -84,7 +85,6 @@ from cerebellar.control.reaching import (
 from cerebellar.envs import SensoryDelay
 from cerebellar.evaluate.reaching import summarise_reaches
 from cerebellar.models import RLS, make_model
-from cerebellar.models.linear import AffinePredictor
 from cerebellar.models.oracle import OracleModel
 from cerebellar.presets import get_preset
 
@@ -380,14 +380,8 @@ class RigidBodyModel:
         """Return the affine ``command -> next observation`` for a fixed state."""
         state = np.asarray(state, dtype=np.float64)
         inverse, rest = self._affine_acceleration(state[:2], state[2:4])
-        velocity = state[2:4] - self.dt * inverse @ rest
-        offset = state.copy()
-        offset[2:4] = velocity
-        offset[:2] = state[:2] + 0.5 * self.dt * (state[2:4] + velocity)
-        slope = np.zeros((state.shape[0], 2))
-        slope[2:4] = self.dt * inverse
-        slope[:2] = 0.5 * self.dt * slope[2:4]
-        return AffinePredictor(offset, slope)
+        return integrated_predictor(state, state[2:4] - self.dt * inverse @ rest, self.dt * inverse,
+                                    self.dt)
 
     def predict(self, state, command):
         """Return the predicted next observation (speeds and angles clipped)."""

@@ -136,6 +136,23 @@ def run_reaching_episode(env, agent, seed: int):
     return reaches, truths
 
 
+def integrated_predictor(state, velocity, velocity_slope, dt: float) -> AffinePredictor:
+    """Return the affine ``command -> next observation`` of a limb whose next velocity is affine.
+
+    The next velocities are ``velocity + velocity_slope @ command``; the angles
+    (the first ``len(velocity)`` channels) advance by the trapezoid rule; other
+    channels (targets) are carried unchanged. No clipping.
+    """
+    n = len(velocity)
+    offset = state.copy()
+    offset[n:2 * n] = velocity
+    offset[:n] = state[:n] + 0.5 * dt * (state[n:2 * n] + velocity)
+    slope = np.zeros((state.shape[0], velocity_slope.shape[1]))
+    slope[n:2 * n] = velocity_slope
+    slope[:n] = 0.5 * dt * velocity_slope
+    return AffinePredictor(offset, slope)
+
+
 def away_from_stops(state, next_state, low, high, margin: float) -> bool:
     """Whether a transition keeps every joint more than ``margin`` (rad) inside its limits.
 
@@ -300,14 +317,7 @@ class ArmFeatures:
             return lambda command: self.predict(state, command)
         change, slope = self._speed_change(state)
         velocity = self._SPEED * (self._scaled_speeds(state[2:4]) + change)
-        offset = state.copy()
-        offset[2:4] = velocity
-        offset[:2] = state[:2] + 0.5 * self.dt * (state[2:4] + velocity)
-        velocity_slope = self._SPEED * slope
-        full_slope = np.zeros((state.shape[0], 2))
-        full_slope[2:4] = velocity_slope
-        full_slope[:2] = 0.5 * self.dt * velocity_slope
-        return AffinePredictor(offset, full_slope)
+        return integrated_predictor(state, velocity, self._SPEED * slope, self.dt)
 
     def learn(self, state, command, next_state) -> np.ndarray:
         """Learn one transition (unless it touches a stop); return the prediction error before it."""
