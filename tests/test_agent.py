@@ -2,13 +2,13 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from cerebellar import RLS, Agent, run_episodes
-from cerebellar.presets import CARTPOLE_GAINS
+from cerebellar import RLS, Agent, make_agent, run_episodes
+from cerebellar.tasks.presets import CARTPOLE_GAINS
 
 
 def run_first_episode(model, iterations, seed):
     env = gym.make("CartPole-v1")
-    agent = Agent.for_env(env, model=model, iterations=iterations, seed=seed)
+    agent = make_agent(env, model=model, iterations=iterations, seed=seed)
     return run_episodes(agent, env, episodes=1, seed=seed).lengths[0]
 
 
@@ -23,8 +23,8 @@ def test_same_controller_without_the_model_fails():
 
 
 def test_preset_supplies_gains_and_action_values():
-    agent = Agent.for_env(gym.make("CartPole-v1"))
-    np.testing.assert_array_equal(agent.feedback.gains[0], CARTPOLE_GAINS)
+    agent = make_agent(gym.make("CartPole-v1"))
+    np.testing.assert_array_equal(agent.controller.feedback.gains[0], CARTPOLE_GAINS)
     np.testing.assert_array_equal(agent.actions.values[:, 0], [-10.0, 10.0])
     assert agent.observation_names[2] == "pole angle"
 
@@ -33,7 +33,7 @@ def test_same_seed_same_numbers():
     results = []
     for _ in range(2):
         env = gym.make("CartPole-v1")
-        agent = Agent.for_env(env, model="cerebellum", seed=4)
+        agent = make_agent(env, model="cerebellum", seed=4)
         results.append(run_episodes(agent, env, episodes=2, seed=4))
     for first, second in zip(results[0].episodes, results[1].episodes, strict=True):
         np.testing.assert_array_equal(first.observations, second.observations)
@@ -42,7 +42,7 @@ def test_same_seed_same_numbers():
 
 def test_reset_keeps_what_was_learned():
     env = gym.make("CartPole-v1")
-    agent = Agent.for_env(env, model="rls")
+    agent = make_agent(env, model="rls")
     run_episodes(agent, env, episodes=1, seed=0)
     weights = agent.model.weights_.copy()
     agent.reset()
@@ -60,14 +60,16 @@ def test_model_instance_and_box_action_space():
 
 def test_missing_settings_and_bad_input_are_named():
     with pytest.raises(ValueError, match="no preset for environment 'Pendulum-v1'"):
+        make_agent(gym.make("Pendulum-v1"))
+    with pytest.raises(ValueError, match="no controller for 'Pendulum-v1'"):
         Agent.for_env(gym.make("Pendulum-v1"))
     with pytest.raises(ValueError, match="unsupported observation space"):
         Agent.for_env(gym.make("FrozenLake-v1"), gains=[1.0])
-    with pytest.raises(ValueError, match="gains cover 2 channels"):
-        Agent.for_env(gym.make("CartPole-v1"), gains=[1.0, 2.0])
+    with pytest.raises(ValueError, match="feedback covers 2 channels"):
+        make_agent(gym.make("CartPole-v1"), gains=[1.0, 2.0])
     with pytest.raises(ValueError, match="unknown model 'lstm'"):
-        Agent.for_env(gym.make("CartPole-v1"), model="lstm")
-    agent = Agent.for_env(gym.make("CartPole-v1"))
+        make_agent(gym.make("CartPole-v1"), model="lstm")
+    agent = make_agent(gym.make("CartPole-v1"))
     with pytest.raises(ValueError, match="observation contains NaN"):
         agent.act([0.0, np.nan, 0.0, 0.0])
     with pytest.raises(ValueError, match="observation must have length 4"):

@@ -3,7 +3,9 @@ import numpy as np
 import pytest
 
 import cerebellar.envs  # noqa: F401
-from cerebellar import Agent
+from cerebellar import Agent, make_agent
+from cerebellar.agent import SmithPredictor
+from cerebellar.control import ActionMap, ForwardModelController, LinearFeedback, TrustGated
 from cerebellar.envs import SensoryDelay
 from cerebellar.models.oracle import OracleModel
 
@@ -38,7 +40,7 @@ def test_delay_error_is_the_change_over_the_delay_for_a_still_model():
     # observation, so its error d steps later is how far the observation moved.
     d = 3
     env = SensoryDelay(gym.make(ARM), delay_steps=d)
-    agent = Agent.for_env(env, model=Still(), delay_steps=d)
+    agent = make_agent(env, model=Still(), delay_steps=d)
     seen, errors = run(agent, env, 40)
     assert all(e is None for e in errors[:d])
     for j in range(d, 40):
@@ -50,14 +52,14 @@ def test_delay_error_is_the_change_over_the_delay_for_a_still_model():
 def test_delay_error_vanishes_with_the_true_dynamics():
     d = 5
     env = SensoryDelay(gym.make(ARM), delay_steps=d)
-    agent = Agent.for_env(env, model=OracleModel(env), delay_steps=d)
+    agent = make_agent(env, model=OracleModel(env), delay_steps=d)
     _, errors = run(agent, env, 60, seed=2)
     assert np.max(np.abs(errors[-1])) < 1e-9 and np.max(np.abs(errors[d])) < 1e-9
 
 
 def test_no_delay_no_delay_error():
     env = gym.make(ARM)
-    agent = Agent.for_env(env, model="rls")
+    agent = make_agent(env, model="rls")
     _, errors = run(agent, env, 5)
     assert errors == [None] * 5
 
@@ -88,14 +90,24 @@ class Constant:
         return self.value
 
 
-def scalar_agent(d, **options):
+def scalar_agent(d, correction=0.0, corrected_channels=None, fallback=None, trust=None,
+                 trust_channels=None, trust_window=20):
+    """A still model under plain feedback (K = 0) on two channels, from the pieces.
+
+    With ``d``: internal feedback (a Smith predictor with the given correction);
+    with a ``fallback``: the controller gated on trust, with thresholds ``trust``.
+    """
     from gymnasium import spaces
 
-    from cerebellar.control import ActionMap, LinearFeedback
-
     actions = ActionMap(spaces.Box(-10.0, 10.0, shape=(1,)))
-    return Agent(Still(), LinearFeedback([[1.0, 0.0]]), actions, iterations=0, delay_steps=d,
-                 **options)
+    model = Still()
+    controller = ForwardModelController(LinearFeedback([[1.0, 0.0]]), model, 0, low=actions.low,
+                                        high=actions.high)
+    if fallback is not None:
+        controller = TrustGated(controller, fallback, *trust, window=trust_window, channels=trust_channels,
+                                command_low=actions.low, command_high=actions.high)
+    internal = SmithPredictor(d, 2, correction, corrected_channels) if d else None
+    return Agent(model, controller, actions, 2, internal_feedback=internal)
 
 
 def drive(agent, feed, steps):
@@ -117,7 +129,7 @@ def test_full_correction_makes_a_still_model_track_a_ramp():
     for t in range(2 * d, 30):
         np.testing.assert_allclose(estimates[t], feed.truth(t), atol=1e-12)
     # The uncorrected channel keeps the delayed value (it is constant here anyway).
-    assert agent.correction_[1] == 0.0
+    assert agent.internal_feedback.correction_[1] == 0.0
 
 
 def test_partial_correction_converges_geometrically():
@@ -158,9 +170,12 @@ def test_trust_blends_the_commands_linearly():
 def test_trust_reaches_one_for_an_exact_model_and_is_kept_across_resets():
     d = 5
     env = SensoryDelay(gym.make(ARM), delay_steps=d)
-    template = Agent.for_env(env, model=OracleModel(env), delay_steps=d)
-    agent = Agent(template.model, template.feedback, template.actions, delay_steps=d,
-                  fallback=Constant(0.0), trust=(0.01, 0.02), trust_window=4)
+    template = make_agent(env, model=OracleModel(env), delay_steps=d)
+    actions = template.actions
+    gated = TrustGated(template.controller, Constant(0.0), 0.01, 0.02, window=4,
+                       command_low=actions.low, command_high=actions.high)
+    agent = Agent(template.model, gated, actions, template.n_state,
+                  internal_feedback=template.internal_feedback)
     run(agent, env, 20)
     assert agent.trust_ == 1.0
     agent.reset()
@@ -170,9 +185,9 @@ def test_trust_reaches_one_for_an_exact_model_and_is_kept_across_resets():
 def test_options_are_checked():
     with pytest.raises(ValueError, match="correction"):
         scalar_agent(2, correction=1.5)
-    with pytest.raises(ValueError, match="needs a delay"):
+    with pytest.raises(ValueError, match="internal_feedback"):
         scalar_agent(0, fallback=Constant(0.0), trust=(0.1, 0.2))
-    with pytest.raises(ValueError, match="trust"):
-        scalar_agent(2, fallback=Constant(0.0))
+    with pytest.raises(TypeError, match="low"):  # a fallback needs its trust thresholds
+        TrustGated(Constant(1.0), Constant(0.0))
     with pytest.raises(ValueError, match="trust"):
         scalar_agent(2, fallback=Constant(0.0), trust=(0.2, 0.1))

@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 
 import cerebellar.envs  # noqa: F401
-from cerebellar import Agent
-from cerebellar.control.reaching import (
+from cerebellar import make_agent
+from cerebellar.envs import SensoryDelay
+from cerebellar.tasks.reaching import (
     practised_reaching_agent,
     reaching_agent,
     run_reaching_episode,
 )
-from cerebellar.envs import SensoryDelay
 
 ARM = "cerebellar/TwoLinkArm-v0"
 
@@ -35,10 +35,10 @@ class Recorder:
 def test_practice_learns_every_transition_the_delay_lets_through():
     d = 5
     delayed = SensoryDelay(gym.make(ARM), delay_steps=d)
-    assert Agent.for_env(delayed, model=Recorder(), delay_steps=d).practise(delayed, 40) == 40 - d
+    assert make_agent(delayed, model=Recorder(), delay_steps=d).practise(delayed, 40) == 40 - d
     plain = gym.make(ARM)
     recorder = Recorder()
-    assert Agent.for_env(plain, model=recorder).practise(plain, 40) == 40
+    assert make_agent(plain, model=recorder).practise(plain, 40) == 40
     assert len(recorder.taught) == 40
 
 
@@ -46,7 +46,7 @@ def test_practice_goes_on_through_episode_ends():
     # Episodes of 10 steps: 25 steps are 10 + 10 + 5, and each episode's first
     # d = 3 observations show no transition: 7 + 7 + 2 learned.
     env = SensoryDelay(gym.make(ARM, max_episode_steps=10), delay_steps=3)
-    agent = Agent.for_env(env, model=Recorder(), delay_steps=3)
+    agent = make_agent(env, model=Recorder(), delay_steps=3)
     assert agent.practise(env, 25, seed=1) == 16
 
 
@@ -56,29 +56,29 @@ def test_practice_noise_is_added_to_the_commands_the_model_learns():
     # (the command, then the command with noise, clipped to the torque limits).
     env = gym.make(ARM, gravity=False)
     recorder = Recorder()
-    agent = Agent.for_env(env, model=recorder, iterations=0)
+    agent = make_agent(env, model=recorder, iterations=0)
     noise, seed = 0.2, 7
     agent.practise(env, 30, noise=noise, seed=seed)
     drawn = noise * np.random.default_rng(seed).standard_normal((30, 2))
     for (state, command), expected in zip(recorder.taught, drawn, strict=True):
         low, high = agent.actions.low, agent.actions.high
-        sent = np.clip(np.clip(agent.feedback.command(state), low, high) + expected, low, high)
+        sent = np.clip(np.clip(agent.controller.feedback.command(state), low, high) + expected, low, high)
         np.testing.assert_allclose(command, sent, atol=1e-5)
 
 
 def test_practice_without_noise_teaches_the_controller_commands():
     env = gym.make(ARM, gravity=False)
     recorder = Recorder()
-    agent = Agent.for_env(env, model=recorder, iterations=0)
+    agent = make_agent(env, model=recorder, iterations=0)
     agent.practise(env, 20, seed=0)
     for state, command in recorder.taught:
-        sent = np.clip(agent.feedback.command(state), agent.actions.low, agent.actions.high)
+        sent = np.clip(agent.controller.feedback.command(state), agent.actions.low, agent.actions.high)
         np.testing.assert_allclose(command, sent, atol=1e-5)
 
 
 def test_practice_keeps_the_model_and_starts_a_fresh_episode():
     env = SensoryDelay(gym.make(ARM), delay_steps=4)
-    agent = Agent.for_env(env, model="rls", delay_steps=4)
+    agent = make_agent(env, model="rls", delay_steps=4)
     agent.practise(env, 30, noise=1.0, seed=0)
     assert np.any(agent.model.weights_ != 0.0)
     assert agent.estimate_ is None and agent.delay_error_ is None and agent.last_command_ is None
@@ -87,7 +87,7 @@ def test_practice_keeps_the_model_and_starts_a_fresh_episode():
 def test_practice_is_reproducible():
     def weights(seed):
         env = gym.make(ARM)
-        agent = Agent.for_env(env, model="rls")
+        agent = make_agent(env, model="rls")
         agent.practise(env, 30, noise=2.0, seed=seed)
         return agent.model.weights_
 
@@ -101,7 +101,7 @@ def test_practice_is_reproducible():
 def test_bad_practice_settings_are_named(steps, noise, message):
     env = gym.make(ARM)
     with pytest.raises(ValueError, match=message):
-        Agent.for_env(env, model="rls").practise(env, steps, noise=noise)
+        make_agent(env, model="rls").practise(env, steps, noise=noise)
 
 
 def test_practice_rescues_the_first_reach_of_the_delayed_arm():

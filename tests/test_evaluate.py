@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from cerebellar.cli import main
-from cerebellar.control import evaluate_gains, tune_feedback
-from cerebellar.evaluate import SUITES, TASKS, evaluate, resolve_tasks, run_agent
-from cerebellar.presets import CARTPOLE_CONTINUOUS_GAINS
+from cerebellar.evaluate import evaluate, run_agent
+from cerebellar.tasks import SUITES, TASKS, evaluate_gains, resolve_tasks, tune_feedback
+from cerebellar.tasks.presets import CARTPOLE_CONTINUOUS_GAINS
 
 
 def test_task_recipes():
@@ -76,14 +76,14 @@ def test_suite_command_on_a_tiny_budget(tmp_path, capsys):
     assert code == 0
     assert "| delay-40 | rls | 2/2 |" in capsys.readouterr().out
     assert {p.name for p in tmp_path.iterdir()} == {
-        "results.md", "episodes.csv", "success_vs_delay.png", "learning_curves.png"}
+        "results.md", "config.json", "episodes.csv", "success_vs_delay.png", "learning_curves.png"}
     assert main(["suite", "--tasks", "nonsense", "--out", ""]) == 2
     assert main(["suite", "--tasks", "delay-0", "--agents", "ppo", "--out", ""]) == 2
 
 
 def lazy_agent(task, env, seed):
     """A user's own agent: plain feedback with the preset gains (fails without the model)."""
-    from cerebellar.control import FeedbackAgent
+    from cerebellar.agent import FeedbackAgent
 
     return FeedbackAgent.for_env(env, CARTPOLE_CONTINUOUS_GAINS)
 
@@ -98,15 +98,15 @@ def test_any_agent_with_act_and_observe_plugs_in():
 
 def test_nonlinear_suites_name_their_tasks():
     assert [t.name for t in resolve_tasks(["limbs"])] == ["arm-0", "arm-100", "wrist-0", "wrist-100"]
-    assert [t.kind for t in resolve_tasks(["swingup", "seed"])] == ["return"] * 3 + ["seed-test"]
-    assert TASKS["arm-100"].delay_steps == 10 and TASKS["arm-100"].success_fraction == 0.9
-    assert TASKS["pendulum"].mean_window == (3, 10)
+    assert [t.kind.name for t in resolve_tasks(["swingup", "seed"])] == ["return"] * 3 + ["seed-test"]
+    assert TASKS["arm-100"].delay_steps == 10 and TASKS["arm-100"].kind.success_fraction == 0.9
+    assert TASKS["pendulum"].kind.mean_window == (3, 10)
 
 
 def _records(task, returns_by_seed, **metrics):
     from cerebellar.evaluate import EpisodeRecord
 
-    return [EpisodeRecord(task.name, "rls", seed, e + 1, value >= task.success_return, 200, value,
+    return [EpisodeRecord(task.name, "rls", seed, e + 1, value >= task.kind.success_return, 200, value,
                           dict(metrics))
             for seed, returns in enumerate(returns_by_seed) for e, value in enumerate(returns)]
 
@@ -114,7 +114,9 @@ def _records(task, returns_by_seed, **metrics):
 def test_return_summary_against_hand_figures():
     from cerebellar.evaluate import SuiteResult
 
-    task = dataclasses.replace(TASKS["pendulum"], episodes=4, mean_window=(3, 4))
+    pendulum = TASKS["pendulum"]
+    task = dataclasses.replace(pendulum, episodes=4,
+                               kind=dataclasses.replace(pendulum.kind, mean_window=(3, 4)))
     records = _records(task, [[-900, -400, -150, -260], [-1000, -180, -100, -120]])
     row = SuiteResult([task], ("rls",), (0, 1), records).summary()[0]
     assert row["mean_returns"] == [-950, -290, -125, -190]

@@ -2,7 +2,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from cerebellar import Agent, run_episodes
+from cerebellar import make_agent, run_episodes
 from cerebellar.envs import CARTPOLE_CONTINUOUS_ID, SensoryDelay, step_dynamics
 from cerebellar.models import RLS
 from cerebellar.models.oracle import OracleModel
@@ -17,7 +17,7 @@ def test_oracle_estimate_is_the_true_present(delay):
     # With the true dynamics as model, rolling the delayed observation forward
     # through the commands sent since gives the present state exactly.
     env = delayed_env(delay)
-    agent = Agent.for_env(env, model=OracleModel(env), delay_steps=delay)
+    agent = make_agent(env, model=OracleModel(env), delay_steps=delay)
     observation, info = env.reset(seed=3)
     for _ in range(60):
         action = agent.act(observation)
@@ -33,7 +33,7 @@ def run_delayed(delay, steps=600):
     observation with the newest command. Return both models and the true
     (state, command, next state) transitions of the run."""
     env = delayed_env(delay)
-    agent = Agent.for_env(env, model=RLS(forgetting=1.0), delay_steps=delay)
+    agent = make_agent(env, model=RLS(forgetting=1.0), delay_steps=delay)
     naive = RLS(forgetting=1.0)
     observation, info = env.reset(seed=0)
     truths, errors, transitions = [info["true_observation"]], [], []
@@ -72,11 +72,11 @@ def test_delayed_agent_learns_the_right_transitions():
 def test_delay_steps_validation_and_reset():
     env = delayed_env(3)
     with pytest.raises(ValueError, match="delay_steps"):
-        Agent.for_env(env, delay_steps=-1)
-    agent = Agent.for_env(env, delay_steps=3)
+        make_agent(env, delay_steps=-1)
+    agent = make_agent(env, delay_steps=3)
     run_episodes(agent, env, episodes=1, seed=0, max_steps=10)
     agent.reset()
-    assert agent.estimate_ is None and len(agent._sent) == 0
+    assert agent.estimate_ is None and len(agent.internal_feedback._sent) == 0
 
 
 def test_oracle_needs_true_dynamics():

@@ -5,13 +5,13 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from cerebellar import Agent, run_episodes
+from cerebellar import make_agent, run_episodes
 from cerebellar.cli import main, parse_seeds
 
 
 def test_csv_has_one_row_per_step_and_named_columns(tmp_path):
     env = gym.make("CartPole-v1")
-    result = run_episodes(Agent.for_env(env), env, episodes=2, seed=1, max_steps=30)
+    result = run_episodes(make_agent(env), env, episodes=2, seed=1, max_steps=30)
     path = result.to_csv(tmp_path / "run.csv")
     with open(path) as stream:
         rows = list(csv.DictReader(stream))
@@ -23,7 +23,7 @@ def test_csv_has_one_row_per_step_and_named_columns(tmp_path):
 
 def test_plot_writes_png(tmp_path):
     env = gym.make("CartPole-v1")
-    result = run_episodes(Agent.for_env(env), env, episodes=1, seed=0, max_steps=40)
+    result = run_episodes(make_agent(env), env, episodes=1, seed=0, max_steps=40)
     result.plot(tmp_path / "run.png")
     assert (tmp_path / "run.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -48,9 +48,12 @@ def test_cli_text_summary(tmp_path, capsys):
 
 
 def test_cli_errors_are_clear(capsys):
-    with pytest.raises(SystemExit, match="unknown or unusable environment 'NoSuchEnv-v9'"):
-        main(["run", "NoSuchEnv-v9", "--out", ""])
-    assert main(["run", "Pendulum-v1", "--out", ""]) == 2
+    assert main(["run", "NoSuchEnv-v9", "--out", ""]) == 2
+    assert "unknown or unusable environment 'NoSuchEnv-v9'" in capsys.readouterr().err
+    assert main(["run", "LunarLander-v3", "--out", ""]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cerebellar: " in err
+    assert main(["run", "Pendulum-v1", "--controller", "seed", "--out", ""]) == 2
     assert "no preset for environment 'Pendulum-v1'" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["run", "CartPole-v1", "--seeds", "5:2"])

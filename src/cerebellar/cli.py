@@ -2,8 +2,10 @@
 
 ``cerebellar run CartPole-v1`` with no other flag is the demo: a blank RLS
 forward model learns cart-pole from its first step, and the run writes its
-metrics CSV and plot under ``results/``. ``cerebellar suite`` runs the
-evaluation harness and writes the README's tables.
+metrics CSV and plot under ``results/``. ``run`` takes any environment of the
+suite (``Pendulum-v1``, ``cerebellar/TwoLinkArm-v0``, ...) and builds the
+agent and the score from that task's own object. ``cerebellar suite`` runs the
+evaluation harness and writes the docs' tables.
 """
 
 from __future__ import annotations
@@ -11,26 +13,29 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import os
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import gymnasium as gym
+import numpy as np
 
+from . import __version__
 from ._io import atomic_write
-from .agent import Agent
-from .evaluate import (
-    AGENTS,
-    CARTPOLE_SUITES,
-    DEFAULT_AGENTS,
-    SUITES,
-    SuiteResult,
-    evaluate,
-    resolve_tasks,
-)
+from .agent import run_episode, run_episodes
+from .control import RolloutController
+from .evaluate import AGENTS, DEFAULT_AGENTS, EpisodeRecord, SuiteResult, evaluate
 from .models import MODEL_NAMES
-from .runner import run_episodes
+from .tasks import CARTPOLE_SUITES, SUITES, TASKS, make_agent, resolve_tasks, task_for_env
+
+#: Steps of trace kept in memory per run for the plot (the CSV gets every step).
+RECORDED_STEPS = 100_000
+#: Frames written to a ``--video`` at most.
+VIDEO_FRAMES = 1000
+CONTROLLERS = ("seed", "rollout", "mppi")
 
 
 @dataclass(frozen=True)
@@ -41,12 +46,15 @@ class RunConfig:
     ----------
     env_id : str
         Gymnasium environment id.
-    model : str
-        Forward model: one of ``MODEL_NAMES``.
-    iterations : int
-        Refinements through the model per step (K); 0 is pure feedback.
-    episodes : int
-        Episodes per seed; the model keeps learning across them.
+    model : str or None
+        Forward model, one of ``MODEL_NAMES``; None: the task's own learned
+        model (``cerebellum-smooth`` for the swing-up tasks, else ``rls``).
+    iterations : int or None
+        Refinements through the model per step (K); 0 is pure feedback. None:
+        the task's own (3; 1 for the DMC seed test).
+    episodes : int or None
+        Episodes per seed; the model keeps learning across them. None: the
+        task's own number (3 for an environment without a task).
     seeds : range
         Seeds to run, each with a fresh, blank model.
     out : str or None
@@ -55,16 +63,33 @@ class RunConfig:
         Print one JSON object per seed instead of a text line.
     max_steps : int or None
         Episode step limit, overriding the environment's.
+    gains : list or None
+        Feedback gains overriding the preset (one per channel, or rows).
+    controller : str or None
+        ``seed`` (the seed's procedure), ``rollout`` (the refinement over a
+        horizon) or ``mppi`` (sampling planner, swing-up tasks only); None:
+        the task's own.
+    horizon : int
+        Plan length of ``rollout``.
+    delay_ms : float
+        Sensory delay added to the task, compensated by internal feedback.
+    video : str or None
+        Write a GIF or MP4 of one further episode of the last seed's agent.
     """
 
     env_id: str
-    model: str = "rls"
-    iterations: int = 3
-    episodes: int = 3
+    model: str | None = None
+    iterations: int | None = None
+    episodes: int | None = None
     seeds: range = range(0, 1)
     out: str | None = "results"
     json: bool = False
     max_steps: int | None = None
+    gains: list | None = None
+    controller: str | None = None
+    horizon: int = 10
+    delay_ms: float = 0.0
+    video: str | None = None
 
 
 def parse_seeds(text: str) -> range:
@@ -82,6 +107,19 @@ def parse_seeds(text: str) -> range:
     return range(start, stop)
 
 
+def parse_gains(text: str) -> list:
+    """Parse gains: comma-separated numbers (one row) or a JSON list of rows."""
+    try:
+        gains = json.loads(text) if text.strip().startswith("[") else [float(v) for v in text.split(",")]
+        array = np.asarray(gains, dtype=np.float64)
+    except (ValueError, TypeError):
+        raise argparse.ArgumentTypeError(
+            f"gains must be numbers separated by commas, or a JSON list of rows, got {text!r}") from None
+    if array.ndim not in (1, 2) or array.size == 0 or not np.all(np.isfinite(array)):
+        raise argparse.ArgumentTypeError(f"gains must be a finite vector or matrix, got {text!r}")
+    return array.tolist()
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -96,24 +134,40 @@ def _non_negative(text: str) -> int:
     return value
 
 
+def _delay(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of milliseconds, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative number of milliseconds, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser."""
     parser = argparse.ArgumentParser(
         prog="cerebellar",
         description="Learn a forward model online and control through it.",
     )
+    parser.add_argument("--version", action="version", version=f"cerebellar {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
+    task_envs = sorted({task.env_id for task in TASKS.values()})
     run = commands.add_parser(
         "run",
         help="run a forward-model agent on a Gymnasium environment",
-        description="Run a blank forward-model agent on ENV_ID for each seed. "
-        "`cerebellar run CartPole-v1` is the demo.",
+        description="Run a blank forward-model agent on ENV_ID for each seed, scored by the task's "
+        "own measure. `cerebellar run CartPole-v1` is the demo. Environments with a task: "
+        + ", ".join(task_envs) + ".",
     )
-    run.add_argument("env_id", metavar="ENV_ID", help="Gymnasium id, e.g. CartPole-v1")
-    run.add_argument("--model", default="rls", choices=MODEL_NAMES, help="forward model (default rls)")
-    run.add_argument("--iterations", "-K", type=_non_negative, default=3,
-                     help="refinements through the model per step; 0 = pure feedback (default 3)")
-    run.add_argument("--episodes", type=_positive, default=3, help="episodes per seed (default 3)")
+    run.add_argument("env_id", metavar="ENV_ID", help="Gymnasium id, e.g. CartPole-v1 or Pendulum-v1")
+    run.add_argument("--model", default=None, choices=MODEL_NAMES,
+                     help="forward model (default: the task's, rls or cerebellum-smooth for swing-up)")
+    run.add_argument("--iterations", "-K", type=_non_negative, default=None,
+                     help="refinements through the model per step; 0 = pure feedback "
+                     "(default: the task's, 3; 1 on the DMC seed test)")
+    run.add_argument("--episodes", type=_positive, default=None,
+                     help="episodes per seed (default: the task's, 3 without a task)")
     run.add_argument("--seeds", type=parse_seeds, default=range(0, 1),
                      help="seeds A:B (A to B-1) or one seed (default 0)")
     run.add_argument("--out", default="results",
@@ -121,16 +175,27 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print one JSON object per seed")
     run.add_argument("--max-steps", type=_positive, default=None,
                      help="episode step limit, overriding the environment's")
+    run.add_argument("--gains", type=parse_gains, default=None,
+                     help="feedback gains overriding the preset: '-0.1,0,-10,-0.1' or '[[...], [...]]'")
+    run.add_argument("--controller", choices=CONTROLLERS, default=None,
+                     help="seed (the seed's refinement), rollout (over --horizon steps) or mppi "
+                     "(sampling planner; swing-up tasks); default: the task's own")
+    run.add_argument("--horizon", type=_positive, default=10, help="plan length of --controller rollout")
+    run.add_argument("--delay-ms", type=_delay, default=0.0,
+                     help="sensory delay (ms), compensated by the agent's internal feedback")
+    run.add_argument("--video", default=None, metavar="FILE",
+                     help="write a GIF or MP4 of one further episode (needs the video extra)")
     suite = commands.add_parser(
         "suite",
         help="evaluate agents on tasks against tuned feedback and the oracle",
         description="Run every agent on every task for every seed (a fresh agent per seed), "
         "beside the no-model opponent tuned on the task and the oracle; write Markdown "
-        "tables, a CSV of every episode and PNG plots.",
+        "tables, a CSV of every episode, the run's configuration and PNG plots.",
     )
     suite.add_argument("--tasks", default=",".join(CARTPOLE_SUITES),
-                       help="comma-separated task or suite names; suites: "
-                       f"{', '.join(SUITES)} (default: the cart-pole suites {', '.join(CARTPOLE_SUITES)})")
+                       help="comma-separated task or suite names. Suites: "
+                       + "; ".join(f"{name} ({', '.join(members)})" for name, members in SUITES.items())
+                       + f". Default: the cart-pole suites {', '.join(CARTPOLE_SUITES)}")
     suite.add_argument("--agents", default=",".join(DEFAULT_AGENTS),
                        help=f"comma-separated agents from {', '.join(AGENTS)}, any model "
                        f"({', '.join(MODEL_NAMES)}), doubled-gain (seed test only), rls+practice and "
@@ -138,28 +203,55 @@ def build_parser() -> argparse.ArgumentParser:
     suite.add_argument("--seeds", type=parse_seeds, default=range(0, 20), help="seeds A:B (default 0:20)")
     suite.add_argument("--episodes", type=_positive, default=None,
                        help="episodes per agent, overriding each task's")
-    suite.add_argument("--out", default="results/suite", help="output folder (default results/suite)")
+    suite.add_argument("--out", default="results/suite",
+                       help="output folder (default results/suite; '' for none)")
     suite.add_argument("--workers", type=_positive, default=os.cpu_count() or 1,
                        help="parallel processes (default: all cores)")
     suite.add_argument("--tuning-generations", type=_positive, default=40,
                        help="budget of the tuned-feedback search (default 40 generations)")
+    suite.add_argument("--json", action="store_true",
+                       help="print one JSON object per episode (task, agent, seed, episode, metrics) "
+                       "instead of the tables")
     return parser
 
 
+def check_writable(folder) -> Path:
+    """Create ``folder`` if needed and check that a file can be written there.
+
+    Raises
+    ------
+    ValueError
+        Naming the folder, when it cannot be written.
+    """
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".cerebellar-check-"):
+            pass
+    except OSError as error:
+        raise ValueError(f"cannot write to --out {str(folder)!r}: {error.strerror or error}") from None
+    return folder
+
+
 def run_suite(args, stdout=None, stderr=None) -> SuiteResult:
-    """Run ``cerebellar suite``: evaluate, print and write the table, CSV and plots."""
+    """Run ``cerebellar suite``: evaluate, print and write the table, CSV, configuration and plots."""
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     tasks = resolve_tasks([name.strip() for name in args.tasks.split(",") if name.strip()])
     if args.episodes is not None:
         tasks = [dataclasses.replace(task, episodes=args.episodes) for task in tasks]
     agents = tuple(name.strip() for name in args.agents.split(",") if name.strip())
-    total = len(tasks) * len(agents) * len(args.seeds)
+    if not agents:
+        raise ValueError(f"no agents given; agents: {', '.join(AGENTS)}")
+    folder = check_writable(args.out) if args.out else None
+    runs = sum(task.kind.builds(agent) for task in tasks for agent in agents) * len(args.seeds)
+    tunings = len({task.tuning_key() for task in tasks}) if "tuned-feedback" in agents else 0
     progress = None
     if stderr.isatty():
         from tqdm import tqdm
 
-        progress = tqdm(total=total, desc="suite", unit=" runs", file=stderr, leave=False)
+        progress = tqdm(total=runs + tunings, desc="suite (tuning, then runs)", unit=" jobs", file=stderr,
+                        leave=False)
     try:
         result = evaluate(tasks, agents, args.seeds, workers=args.workers,
                           tuning_generations=args.tuning_generations,
@@ -168,49 +260,154 @@ def run_suite(args, stdout=None, stderr=None) -> SuiteResult:
         if progress:
             progress.close()
     table = result.to_markdown()
-    print(table, file=stdout)
-    if args.out:
-        folder = Path(args.out)
-        folder.mkdir(parents=True, exist_ok=True)
+    if args.json:
+        for row in result.rows():
+            print(json.dumps(row, allow_nan=True), file=stdout, flush=True)
+    else:
+        print(table, file=stdout)
+    for key, survival in result.under_tuned():
+        print(f"cerebellar: warning: the tuned opponent of {key[0]}, {key[1]:g} ms, noise {key[2]:g} is "
+              f"under-tuned (survival {survival:.2f}); raise --tuning-generations", file=stderr)
+    if folder is not None:
         with atomic_write(folder / "results.md") as stream:
             stream.write(table)
+        with atomic_write(folder / "config.json") as stream:
+            json.dump(result.config(), stream, indent=1, default=str)
         result.to_csv(folder / "episodes.csv")
         try:
             result.plot(folder)
         except ImportError:
             print("cerebellar: no plots written: install matplotlib (pip install 'cerebellar[plot]')",
                   file=stderr)
-        print(f"wrote {folder}/results.md, episodes.csv and plots in {result.seconds:.0f} s",
-              file=stdout)
+        print(f"wrote {folder}/results.md, config.json, episodes.csv and plots in {result.seconds:.0f} s",
+              file=stderr if args.json else stdout)
     return result
+
+
+def _task(config: RunConfig):
+    """Return the task to run (with the run's delay and episodes), or None for a plain environment."""
+    task = task_for_env(config.env_id, config.delay_ms)
+    if task is None:
+        return None
+    changes = {}
+    if config.episodes is not None:
+        changes["episodes"] = config.episodes
+    return dataclasses.replace(task, **changes)
+
+
+def _make_env(config: RunConfig, task, **kwargs):
+    if config.max_steps is not None:
+        kwargs["max_episode_steps"] = config.max_steps
+    try:
+        if task is not None:
+            return task.make_env(**kwargs)
+        env = gym.make(config.env_id, **kwargs)
+    except gym.error.Error as error:
+        raise ValueError(f"unknown or unusable environment {config.env_id!r}: {error}") from None
+    if config.delay_ms:
+        from .envs import SensoryDelay
+
+        env = SensoryDelay(env, delay_ms=config.delay_ms)
+    return env
+
+
+def _default_model(task) -> str:
+    return "cerebellum-smooth" if task is not None and task.kind.name == "return" else "rls"
+
+
+def _build_agent(config: RunConfig, task, env, seed: int):
+    """Return the task's own learned agent, or a forward-model agent with the run's gains and controller."""
+    model = config.model or _default_model(task)
+    natural = "mppi" if task is not None and task.kind.name == "return" else "seed"
+    controller = config.controller or natural
+    custom = config.gains is not None or controller != natural or config.iterations is not None
+    if task is not None and not custom:
+        return task.kind.build(model, task, env, seed, None)
+    if controller == "mppi":
+        if task is None or task.kind.name != "return":
+            raise ValueError("--controller mppi needs a planning cost: it is available for the swing-up "
+                             "tasks (Pendulum-v1, Acrobot-v1, MountainCarContinuous-v0)")
+        agent = task.kind.build(model, task, env, seed, None)
+        return agent
+    iterations = _iterations(config, task)
+    factory = None
+    if controller == "rollout":
+        def factory(m, f, a):
+            return RolloutController(f, m, horizon=config.horizon, iterations=iterations,
+                                     low=a.low, high=a.high)
+    delay = env.delay_steps if hasattr(env, "delay_steps") else 0
+    return make_agent(env, model=model, iterations=iterations, seed=seed, gains=config.gains,
+                      controller=factory, delay_steps=delay)
+
+
+def _iterations(config: RunConfig, task) -> int:
+    if config.iterations is not None:
+        return config.iterations
+    kind = task.kind if task is not None else None
+    return int(getattr(kind, "iterations", getattr(getattr(kind, "agent", None), "iterations", 3)))
+
+
+def _scores(task, result, env) -> tuple[list[EpisodeRecord], str]:
+    """Score each episode with the task's kind; return the records and the headline."""
+    records = []
+    for number, trace in enumerate(result.episodes):
+        success, metrics = task.kind.score(task, trace, env)
+        records.append(EpisodeRecord(task.name, result.label, result.seed, number + 1, bool(success),
+                                     trace.length, trace.total_return, metrics))
+    summary = SuiteResult([task], (result.label,), (result.seed,), records).summary()[0]
+    return records, task.kind.headline(summary, task)
 
 
 def run(config: RunConfig, stdout=None, stderr=None) -> list:
     """Run the configured seeds; print a line (or JSON) per seed; return the results."""
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
+    folder = check_writable(config.out) if config.out else None
+    if config.video:
+        check_writable(Path(config.video).parent if Path(config.video).parent != Path("") else ".")
+    task = _task(config)
+    episodes = config.episodes or (task.episodes if task is not None else 3)
+    model = config.model or _default_model(task)
+    iterations = _iterations(config, task)
+    controller = config.controller or ("mppi" if task is not None and task.kind.name == "return" else "seed")
+    label = f"{model} K={iterations}" if controller != "mppi" else f"{model} MPPI"
+    stem_model = model
     results = []
     progress = _progress_bar(config, stderr)
     try:
         for seed in config.seeds:
-            env = _make_env(config)
-            agent = Agent.for_env(env, model=config.model, iterations=config.iterations, seed=seed)
+            env = _make_env(config, task)
+            agent = _build_agent(config, task, env, seed)
+            stem = f"{config.env_id.replace('/', '_')}_{stem_model}_K{iterations}_seed{seed}"
             result = run_episodes(
-                agent, env, episodes=config.episodes, seed=seed, max_steps=config.max_steps,
-                progress=progress.update if progress else None,
-                label=f"{config.model} K={config.iterations}",
+                agent, env, episodes=episodes, seed=seed, max_steps=config.max_steps,
+                progress=progress.update if progress else None, label=label,
+                max_recorded_steps=RECORDED_STEPS,
+                csv_path=folder / f"{stem}.csv" if folder is not None else None,
             )
+            headline = None
+            if task is not None:
+                records, headline = _scores(task, result, env)
             env.close()
             results.append(result)
-            if config.out:
-                _write_outputs(result, config, seed, stderr)
+            if folder is not None:
+                _write_plot(result, folder / f"{stem}.png", stderr)
+            if config.video and seed == config.seeds[-1]:
+                _write_video(config, task, agent, seed, stderr)
             if config.json:
                 record = result.to_dict()
-                record["model"] = config.model
-                record["iterations"] = config.iterations
+                record["model"] = model
+                record["iterations"] = iterations
+                if task is not None:
+                    record["task"] = task.name
+                    record["score"] = headline
+                    record["episodes_scored"] = [
+                        {"episode": r.episode, "success": r.success,
+                         **{k: v for k, v in r.metrics.items() if not isinstance(v, list)}}
+                        for r in records]
                 print(json.dumps(record), file=stdout, flush=True)
             else:
-                line = result.summary()
+                line = result.summary() + (f"\n  {task.name}: {headline}" if headline else "")
                 if progress:
                     progress.write(line, file=stdout)
                 else:
@@ -221,57 +418,80 @@ def run(config: RunConfig, stdout=None, stderr=None) -> list:
     return results
 
 
-def _make_env(config: RunConfig):
-    # The cerebellar/ ids are registered by importing the package.
-    try:
-        if config.max_steps is not None:
-            return gym.make(config.env_id, max_episode_steps=config.max_steps)
-        return gym.make(config.env_id)
-    except gym.error.Error as error:
-        raise SystemExit(f"cerebellar: unknown or unusable environment {config.env_id!r}: {error}") from None
-
-
 def _progress_bar(config: RunConfig, stderr):
     if config.json or not stderr.isatty():
         return None
     from tqdm import tqdm
 
-    return tqdm(desc=f"{config.env_id} {config.model}", unit=" steps", file=stderr, leave=False)
+    return tqdm(desc=f"{config.env_id} {config.model or ''}".strip(), unit=" steps", file=stderr,
+                leave=False)
 
 
-def _write_outputs(result, config: RunConfig, seed: int, stderr) -> None:
-    folder = Path(config.out)
-    stem = f"{config.env_id.replace('/', '_')}_{config.model}_K{config.iterations}_seed{seed}"
-    result.to_csv(folder / f"{stem}.csv")
+def _write_plot(result, path: Path, stderr) -> None:
     try:
         import matplotlib.pyplot as plt
 
-        figure = result.plot(folder / f"{stem}.png")
+        figure = result.plot(path)
         plt.close(figure)
     except ImportError:
         print("cerebellar: no plot written: install matplotlib (pip install 'cerebellar[plot]')",
               file=stderr)
 
 
+def _write_video(config: RunConfig, task, agent, seed: int, stderr) -> None:
+    """Write one further episode of ``agent`` (which keeps learning) as a GIF or MP4."""
+    try:
+        import imageio.v2 as imageio
+    except ImportError:
+        raise ValueError("--video needs imageio: pip install 'cerebellar[video]'") from None
+    env = _make_env(config, task, render_mode="rgb_array")
+    suffix = Path(config.video).suffix.lower()
+    if suffix not in (".gif", ".mp4"):
+        raise ValueError(f"--video FILE must end in .gif or .mp4, got {config.video!r}")
+    dt = getattr(env.unwrapped, "dt", None) or getattr(env.unwrapped, "tau", None) or 0.02
+    fps = max(1, min(50, round(1.0 / dt)))
+    frames = 0
+    with atomic_write(config.video, "wb") as stream:
+        writer = imageio.get_writer(stream, format=suffix[1:], mode="I", fps=fps) if suffix == ".mp4" \
+            else imageio.get_writer(stream, format="gif", mode="I", duration=1000.0 / fps, loop=0)
+
+        def grab(*_):
+            nonlocal frames
+            if frames < VIDEO_FRAMES:
+                frame = env.render()
+                if frame is None:
+                    raise ValueError(f"{config.env_id} draws no frames (render_mode='rgb_array')")
+                writer.append_data(np.asarray(frame))
+                frames += 1
+
+        try:
+            run_episode(agent, env, seed=seed + 1, max_steps=config.max_steps, on_start=grab, on_step=grab)
+        finally:
+            writer.close()
+            env.close()
+    print(f"wrote {config.video} ({frames} frames)", file=stderr)
+
+
 def main(argv=None) -> int:
     """Entry point of the ``cerebellar`` command."""
     args = build_parser().parse_args(argv)
-    if args.command == "suite":
-        try:
-            run_suite(args)
-        except ValueError as error:
-            print(f"cerebellar: {error}", file=sys.stderr)
-            return 2
-        return 0
-    config = RunConfig(
-        env_id=args.env_id, model=args.model, iterations=args.iterations, episodes=args.episodes,
-        seeds=args.seeds, out=args.out or None, json=args.json, max_steps=args.max_steps,
-    )
     try:
+        if args.command == "suite":
+            run_suite(args)
+            return 0
+        config = RunConfig(
+            env_id=args.env_id, model=args.model, iterations=args.iterations, episodes=args.episodes,
+            seeds=args.seeds, out=args.out or None, json=args.json, max_steps=args.max_steps,
+            gains=args.gains, controller=args.controller, horizon=args.horizon, delay_ms=args.delay_ms,
+            video=args.video,
+        )
         run(config)
     except (ValueError, FloatingPointError) as error:
         print(f"cerebellar: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("cerebellar: interrupted; nothing half-written was kept", file=sys.stderr)
+        return 130
     return 0
 
 

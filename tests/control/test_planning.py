@@ -98,16 +98,16 @@ def test_quantity_feedback_controls_a_function_of_the_state():
 def test_agent_for_env_takes_a_controller_factory():
     import gymnasium as gym
 
-    from cerebellar import Agent, run_episodes
+    from cerebellar import make_agent, run_episodes
 
     env = gym.make("CartPole-v1")
-    agent = Agent.for_env(
+    agent = make_agent(
         env, model="rls", seed=0,
         controller=lambda m, f, a: RolloutController(f, m, horizon=1, iterations=3, low=a.low, high=a.high),
     )
     assert isinstance(agent.controller, RolloutController)
     # Horizon 1 is the seed's procedure: the same first episode as the default agent.
-    default = Agent.for_env(gym.make("CartPole-v1"), model="rls", seed=0)
+    default = make_agent(gym.make("CartPole-v1"), model="rls", seed=0)
     first = run_episodes(agent, env, episodes=1, seed=0).episodes[0]
     second = run_episodes(default, gym.make("CartPole-v1"), episodes=1, seed=0).episodes[0]
     np.testing.assert_allclose(first.observations, second.observations, rtol=1e-12, atol=1e-12)

@@ -9,8 +9,8 @@ import cerebellar.envs  # noqa: F401  (registers the env ids)
 from cerebellar.control import LinearFeedback
 from cerebellar.envs import TWO_LINK_ARM_ID, ArmParams, TwoLinkArmEnv
 from cerebellar.envs.arm import energy, gravity_torque, hand_position, mass_matrix, step_dynamics
-from cerebellar.evaluate.reaching import Reach, reach_metrics, summarise_reaches
-from cerebellar.presets import get_preset
+from cerebellar.tasks.presets import get_preset
+from cerebellar.tasks.reach_metrics import Reach, reach_metrics, summarise_reaches
 
 FREE = dict(angle_low=(-100.0, -100.0), angle_high=(100.0, 100.0), damping=((0.0, 0.0), (0.0, 0.0)))
 

@@ -5,17 +5,12 @@ import gymnasium
 import numpy as np
 import pytest
 
-from cerebellar import ActionMap, Agent, LinearFeedback
+from cerebellar import ActionMap, Agent, ForwardModelController, LinearFeedback, make_agent
 from cerebellar.envs import dmc
-from cerebellar.envs.dmc import (
-    DMC_CARTPOLE_BALANCE_ID,
-    DMC_CARTPOLE_PRESET,
-    SEED_COMMAND_LIMIT,
-    DMControlEnv,
-)
+from cerebellar.envs.dmc import DMC_CARTPOLE_BALANCE_ID, DMControlEnv
 from cerebellar.models import make_model
 from cerebellar.models.oracle import OracleModel
-from cerebellar.presets import get_preset
+from cerebellar.tasks.presets import DMC_CARTPOLE_PRESET, SEED_COMMAND_LIMIT, get_preset
 
 dmc.register()
 
@@ -201,7 +196,9 @@ def test_the_seeds_five_limit_never_changes_an_action():
     for feedback in (clipped, LinearFeedback(preset.gains, preset.setpoint)):
         env = gymnasium.make(DMC_CARTPOLE_BALANCE_ID)
         model = make_model("rls", seed=0, input_scale=preset.state_scale + preset.command_scale)
-        agent = Agent(model, feedback, ActionMap(env.action_space), iterations=1)
+        action_map = ActionMap(env.action_space)
+        controller = ForwardModelController(feedback, model, 1, low=action_map.low, high=action_map.high)
+        agent = Agent(model, controller, action_map, 5)
         model.initialise(5, 1)
         observation, _ = env.reset(seed=0)
         trace = []
@@ -215,9 +212,9 @@ def test_the_seeds_five_limit_never_changes_an_action():
     assert np.array_equal(actions[0], actions[1])
 
 
-def test_agent_for_env_uses_the_preset():
+def test_make_agent_uses_the_preset():
     env = gymnasium.make(DMC_CARTPOLE_BALANCE_ID)
-    agent = Agent.for_env(env, model="rls", iterations=1, seed=0)
+    agent = make_agent(env, model="rls", iterations=1, seed=0)
     assert agent.observation_names == DMC_CARTPOLE_PRESET.observation_names
     observation, _ = env.reset(seed=0)
     assert env.action_space.contains(agent.act(observation))

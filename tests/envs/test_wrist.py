@@ -8,8 +8,8 @@ import cerebellar.envs  # noqa: F401  (registers the env ids)
 from cerebellar.control import LinearFeedback
 from cerebellar.envs import WRIST_STEP_TRACKING_ID, WristParams, WristStepTrackingEnv
 from cerebellar.envs.wrist import step_dynamics
-from cerebellar.evaluate.reaching import reach_metrics, summarise_reaches
-from cerebellar.presets import get_preset
+from cerebellar.tasks.presets import get_preset
+from cerebellar.tasks.reach_metrics import reach_metrics, summarise_reaches
 
 UNDAMPED = ((0.0, 0.0), (0.0, 0.0))
 

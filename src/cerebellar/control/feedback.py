@@ -106,3 +106,32 @@ class QuantityFeedback:
     def command(self, state) -> np.ndarray:
         """Validate ``state`` and return the command."""
         return self(as_finite_vector(state, "state", self.n_state))
+
+
+def pd_gains(kp, kd) -> np.ndarray:
+    """Return the gain matrix of independent-joint PD on ``(angles, velocities, targets)``.
+
+    With the feedback ``u = G (0 - obs)`` (:class:`LinearFeedback` with a zero
+    setpoint), each joint's row is ``+Kp`` on its angle, ``+Kd`` on its
+    velocity and ``-Kp`` on its target, i.e. ``u = Kp (t - q) - Kd dq``.
+
+    Parameters
+    ----------
+    kp, kd : array_like, shape (n_joints,)
+        Proportional (N m/rad) and derivative (N m s/rad) gains per joint.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_joints, 3 * n_joints)
+    """
+    kp = np.asarray(kp, dtype=np.float64).ravel()
+    kd = np.asarray(kd, dtype=np.float64).ravel()
+    if kp.shape != kd.shape or kp.size == 0:
+        raise ValueError(f"kp and kd need one gain per joint each, got {kp.shape} and {kd.shape}")
+    n = kp.size
+    gains = np.zeros((n, 3 * n))
+    joints = np.arange(n)
+    gains[joints, joints] = kp
+    gains[joints, n + joints] = kd
+    gains[joints, 2 * n + joints] = -kp
+    return gains

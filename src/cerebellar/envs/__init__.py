@@ -5,7 +5,7 @@ physics with a continuous force, 1000-step episodes), ``cerebellar/TwoLinkArm-v0
 (a shoulder-elbow arm reaching a new joint-angle target every 1.5 s, 10 reaches;
 ``gravity=False`` for the horizontal plane) and ``cerebellar/WristStepTracking-v0``
 (a two-axis wrist stepping from the centre to 8 targets in turn, as in the monkey
-task of Tanaka, Ishikawa & Kakei 2019), with their controller presets, and
+task of Tanaka, Ishikawa & Kakei 2019), and
 ``cerebellar/DMC-cartpole-balance-v0`` (DeepMind Control Suite's cart-pole through a
 Gymnasium adapter; needs the ``dmc`` extra only when made). The wrappers each add
 one perturbation: sensory delay, observation or action noise, a mid-episode change

@@ -57,19 +57,6 @@ def limb_dynamics(state, command, limit, step) -> np.ndarray:
     return limb if state.shape == (4,) else np.concatenate([limb, state[4:]])
 
 
-def pd_gains(kp, kd) -> tuple[tuple[float, ...], ...]:
-    """Gains on ``(angle1, angle2, velocity1, velocity2, target1, target2)`` for a PD law.
-
-    The agent's command is ``u = G @ (0 - obs)``; for ``u = Kp (target - angle) -
-    Kd velocity`` per joint, each joint's row is ``+Kp`` on its angle, ``+Kd`` on
-    its velocity and ``-Kp`` on its target.
-    """
-    return (
-        (kp[0], 0.0, kd[0], 0.0, -kp[0], 0.0),
-        (0.0, kp[1], 0.0, kd[1], 0.0, -kp[1]),
-    )
-
-
 def initial_state(options: dict, posture) -> np.ndarray:
     """Return the state at reset: ``options["state"]`` if given (checked), else ``posture`` at rest."""
     if "state" in options:

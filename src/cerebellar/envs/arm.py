@@ -76,12 +76,10 @@ import numpy as np
 from gymnasium import spaces
 
 from .._validation import check_no_rendering, check_positive, reset_options
-from ..presets import Preset, register_preset
 from ._limb import (
     LimbEnv,
     check_limb_inputs,
     initial_state,
-    pd_gains,
     rk4_second_order,
 )
 
@@ -470,30 +468,3 @@ class TwoLinkArmEnv(LimbEnv):
         self._reach_index = 0
         self._steps_in_reach = 0
         return self._observation(), self._info()
-
-
-#: PD gains on the observation ``(q1, q2, dq1, dq2, t1, t2)``. The command is
-#: ``u = G @ (0 - obs) = -G @ obs``; for ``u = Kp (t - q) - Kd dq`` each joint's row
-#: is therefore ``+Kp`` on its angle, ``+Kd`` on its velocity and ``-Kp`` on its
-#: target. Independent joints, no gravity compensation: alone this controller sags
-#: below targets by up to ``G(q) / Kp`` (up to 0.17 rad at the shoulder with the arm
-#: forward), which is what the forward model's refinement has to remove. Kp is the
-#: smallest round value with which the K = 3 refinement settles every reach within
-#: 0.05 rad under gravity (it multiplies the static gain by about K + 1); Kd gives a
-#: damping ratio of 0.3-0.65 at the shoulder (it varies with the posture) for the
-#: plain controller.
-ARM_KP = (60.0, 30.0)
-ARM_KD = (4.0, 1.5)
-ARM_GAINS = pd_gains(ARM_KP, ARM_KD)
-
-register_preset(TWO_LINK_ARM_ID, Preset(
-    observation_names=("shoulder angle", "elbow angle", "shoulder velocity", "elbow velocity",
-                       "shoulder target", "elbow target"),
-    gains=ARM_GAINS,
-    setpoint=None,
-    action_values=None,
-    state_scale=(1.0, 1.0, 3.0, 3.0, 1.0, 1.0),
-    command_scale=(10.0, 10.0),
-    note="independent joint PD (Kp 60 and 30 N m/rad, Kd 4 and 1.5 N m s/rad) on target - angle, "
-         "no gravity compensation; scales: angles ~1 rad, velocities ~3 rad/s, torques ~10 N m",
-))

@@ -36,7 +36,6 @@ import numpy as np
 from gymnasium import spaces
 
 from .._validation import check_no_rendering, reset_options
-from ..presets import Preset, register_preset
 
 DMC_CARTPOLE_BALANCE_ID = "cerebellar/DMC-cartpole-balance-v0"
 
@@ -48,31 +47,6 @@ OBSERVATION_NAMES = {
                  "pole angular velocity"),
 }
 
-#: The seed's controller on sin(angle): ``command = 1.0 sin(angle) + 0.01 x +
-#: 0.01 angular_velocity``. A positive command pushes the cart towards +x, under a
-#: pole leaning towards +x (sin(angle) > 0), so on the error ``setpoint - obs`` the
-#: gains are negative. The order is the observation's: x, cos, sin, x_dot, omega.
-SEED_DMC_CARTPOLE_GAINS = (-0.01, 0.0, -1.0, 0.0, -0.01)
-
-#: The seed clips its controller's output to +-5. The actuator takes +-1, and every
-#: command is clipped to that before it is sent (and before each prediction), so on
-#: this task the +-5 limit never changes an action.
-SEED_COMMAND_LIMIT = 5.0
-
-#: The seed's pass test: the pole counts as up while ``|sin(angle)| < 0.66``.
-SEED_PASS_SINE = 0.66
-
-DMC_CARTPOLE_PRESET = Preset(
-    observation_names=OBSERVATION_NAMES["cartpole"],
-    gains=SEED_DMC_CARTPOLE_GAINS,
-    # Upright and centred. The cosine has no gain, so its setpoint only documents intent.
-    setpoint=(0.0, 1.0, 0.0, 0.0, 0.0),
-    action_values=None,
-    state_scale=(1.8, 1.0, 0.2, 1.0, 1.0),
-    command_scale=(1.0,),
-    note="the seed's gains on sin(angle); action +-1 (x gear 10 = +-10 N). The seed's "
-         "+-5 output clip is not in the preset: the +-1 actuator limit is tighter",
-)
 
 
 def _import_suite():
@@ -290,7 +264,7 @@ class DMControlEnv(gymnasium.Env[np.ndarray, np.ndarray]):
 
 
 def register() -> None:
-    """Register ``cerebellar/DMC-cartpole-balance-v0`` and its preset; safe to call again.
+    """Register ``cerebellar/DMC-cartpole-balance-v0``; safe to call again.
 
     Needs no dm_control: the environment is only imported when it is made.
     """
@@ -303,4 +277,3 @@ def register() -> None:
             kwargs={"domain": "cartpole", "task": "balance"},
             max_episode_steps=1000,
         )
-    register_preset(DMC_CARTPOLE_BALANCE_ID, DMC_CARTPOLE_PRESET)

@@ -49,12 +49,10 @@ import numpy as np
 from gymnasium import spaces
 
 from .._validation import check_no_rendering, check_positive, reset_options
-from ..presets import Preset, register_preset
 from ._limb import (
     LimbEnv,
     check_limb_inputs,
     initial_state,
-    pd_gains,
     rk4_second_order,
 )
 
@@ -316,25 +314,3 @@ class WristStepTrackingEnv(LimbEnv):
         self._in_target_phase = False
         self._steps_in_phase = 0
         return self._observation(), self._info()
-
-
-#: PD gains on ``(theta_fe, theta_ru, omega_fe, omega_ru, target_fe, target_ru)``:
-#: ``u = G @ (0 - obs) = Kp (target - theta) - Kd omega``, so each axis's row is
-#: ``+Kp`` on its angle, ``+Kd`` on its velocity and ``-Kp`` on its target. No
-#: stiffness compensation: alone it stops short of a 0.3 rad target by
-#: ``0.3 k / (Kp + k)``, 0.064 rad in FE and 0.10 rad in RU, which the forward model's
-#: refinement has to remove. Kd gives a damping ratio of about 0.5 for the plain controller.
-WRIST_KP = (3.0, 3.0)
-WRIST_KD = (0.12, 0.12)
-WRIST_GAINS = pd_gains(WRIST_KP, WRIST_KD)
-
-register_preset(WRIST_STEP_TRACKING_ID, Preset(
-    observation_names=("FE angle", "RU angle", "FE velocity", "RU velocity", "FE target", "RU target"),
-    gains=WRIST_GAINS,
-    setpoint=None,
-    action_values=None,
-    state_scale=(0.3, 0.3, 3.0, 3.0, 0.3, 0.3),
-    command_scale=(1.0, 1.0),
-    note="independent axis PD (Kp 3 N m/rad, Kd 0.12 N m s/rad) on target - angle, no stiffness "
-         "compensation; scales: angles ~0.3 rad, velocities ~3 rad/s, torques ~1 N m",
-))

@@ -19,10 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from .._io import atomic_write
-from ..models import MODEL_NAMES
-from ..runner import run_episodes
-from .recipes import TUNING_SEEDS, Tuned, recipe_for
-from .tasks import Task
+from ..agent import run_episodes
+from ..tasks import TASKS, Task, TuningResult
 
 #: Agents the harness knows by name, on every kind of task (the seed test adds
 #: ``doubled-gain``); learned agents are named by their model.
@@ -30,8 +28,11 @@ AGENTS = ("rls", "cerebellum", "cerebellum-random", "nlms", "tuned-feedback", "o
 #: The agents of a default run.
 DEFAULT_AGENTS = ("rls", "cerebellum", "tuned-feedback", "oracle")
 
-__all__ = ["AGENTS", "DEFAULT_AGENTS", "TUNING_SEEDS", "EpisodeRecord", "SuiteResult", "build_agent",
-           "evaluate", "run_agent", "tune_for_task", "tuning_key"]
+__all__ = ["AGENTS", "DEFAULT_AGENTS", "EpisodeRecord", "SuiteResult", "build_agent", "evaluate",
+           "run_agent", "tune_for_task"]
+
+#: Tuning survival below which a tuned opponent is flagged as under-tuned in the tables.
+UNDER_TUNED_SURVIVAL = 0.9
 
 
 @dataclass(frozen=True)
@@ -59,26 +60,21 @@ class EpisodeRecord:
         return float(self.metrics.get("rms_error", math.nan))
 
 
-def build_agent(name: str, task: Task, env, seed: int, tuned: Tuned | None = None):
-    """Return a fresh agent called ``name`` for ``task``.
+def build_agent(name: str, task: Task, env, seed: int, tuned: TuningResult | None = None):
+    """Return a fresh agent called ``name`` for ``task`` (built by the task's kind).
 
     Learned agents and the oracle get the task's delay for internal feedback;
     the tuned-feedback opponent acts on the observation as it arrives.
     """
-    return recipe_for(task).build(name, task, env, seed, tuned)
+    return task.kind.build(name, task, env, seed, tuned)
 
 
-def tuning_key(task: Task) -> tuple:
-    """Tasks that share this key share their tuned opponent (same plant, delay and noise)."""
-    return (task.env_id, task.delay_ms, task.noise_sigma)
-
-
-def tune_for_task(task: Task, generations: int = 40) -> Tuned:
+def tune_for_task(task: Task, generations: int = 40) -> TuningResult:
     """Tune the no-model opponent on ``task``'s original plant (no mid-episode change)."""
-    return recipe_for(task).tune(task, generations)
+    return task.kind.tune(task, generations)
 
 
-def run_agent(task: Task, agent_name: str, seed: int, tuned: Tuned | None = None,
+def run_agent(task: Task, agent_name: str, seed: int, tuned: TuningResult | None = None,
               factory=None) -> list[EpisodeRecord]:
     """Run one fresh agent on one task for the task's episodes; return per-episode metrics.
 
@@ -92,7 +88,7 @@ def run_agent(task: Task, agent_name: str, seed: int, tuned: Tuned | None = None
         agent = build_agent(agent_name, task, env, seed, tuned)
     result = run_episodes(agent, env, episodes=task.episodes, seed=seed, label=agent_name)
     env.close()
-    score = recipe_for(task).score
+    score = task.kind.score
     records = []
     for number, trace in enumerate(result.episodes):
         success, metrics = score(task, trace, env)
@@ -109,7 +105,7 @@ def _run_job(job):
 
 def _tune_job(job):
     task, generations = job
-    return tuning_key(task), tune_for_task(task, generations)
+    return task.tuning_key(), tune_for_task(task, generations)
 
 
 @dataclass
@@ -166,27 +162,35 @@ class SuiteResult:
                         steps.append(sum(r.length for r in rs[: hit + 1]))
                 rms = [r.rms_error for r in firsts if np.isfinite(r.rms_error)]
                 row = {
-                    "task": task.name, "kind": task.kind, "agent": agent, "seeds": len(runs),
+                    "task": task.name, "kind": task.kind.name, "agent": agent, "seeds": len(runs),
                     "first_success": sum(r.success for r in firsts),
                     "final_success": len(to_success),
                     "median_episodes_to_success": float(np.median(to_success)) if to_success else None,
                     "median_steps_to_success": float(np.median(steps)) if steps else None,
                     "median_rms": float(np.median(rms)) if rms else None,
                 }
-                row.update(_KIND_SUMMARIES[task.kind](task, runs))
+                row.update(task.kind.summarise(task, runs))
                 rows.append(row)
         return rows
 
     def to_markdown(self) -> str:
-        """Return the summary as Markdown tables (one per kind of task), then the tuned opponents."""
+        """Return the summary as Markdown tables (one per kind of task), then the tuned opponents.
+
+        A tuned opponent whose search kept the pole up on less than
+        :data:`UNDER_TUNED_SURVIVAL` of its trial episodes is flagged under its
+        table: its rows understate what tuned feedback can do.
+        """
         rows = self.summary()
         tasks = {t.name: t for t in self.tasks}
         blocks = []
-        for kind, (header, line) in _TABLES.items():
-            selected = [r for r in rows if r["kind"] == kind]
+        kinds = list(dict.fromkeys(type(t.kind) for t in self.tasks))
+        for kind in kinds:
+            selected = [r for r in rows if type(tasks[r["task"]].kind) is kind]
             if selected:
-                blocks.append("\n".join([header, "|---" * header.count(" | ") + "|---|"]
-                                         + [line(r, tasks[r["task"]]) for r in selected]))
+                header = kind.table_header
+                lines = [header, "|---" * header.count(" | ") + "|---|"]
+                lines += [tasks[r["task"]].kind.table_line(r, tasks[r["task"]]) for r in selected]
+                blocks.append("\n".join(lines))
         if self.tuning:
             lines = ["Tuned no-model opponents (searched on the task itself):", "",
                      "| task plant (env, delay ms, noise) | parameters | score | trial episodes "
@@ -195,7 +199,36 @@ class SuiteResult:
                 lines.append(f"| {key[0]}, {key[1]:g}, {key[2]:g} | {tuned.describe()} "
                              f"| {tuned.score:.3f} | {tuned.episodes} | {tuned.seconds:.0f} |")
             blocks.append("\n".join(lines))
+            warnings = self.under_tuned()
+            if warnings:
+                blocks.append("\n".join(f"**Warning: the tuned opponent of {key[0]}, {key[1]:g} ms, noise "
+                                         f"{key[2]:g} is under-tuned** (tuning survival {survival:.2f} < "
+                                         f"{UNDER_TUNED_SURVIVAL}): raise --tuning-generations before "
+                                         "comparing against it." for key, survival in warnings))
         return "\n\n".join(blocks) + "\n"
+
+    def under_tuned(self) -> list[tuple[tuple, float]]:
+        """Return ``(tuning key, survival)`` of every tuned opponent below :data:`UNDER_TUNED_SURVIVAL`."""
+        return [(key, tuned.details["survival"]) for key, tuned in self.tuning.items()
+                if "survival" in tuned.details and tuned.details["survival"] < UNDER_TUNED_SURVIVAL]
+
+    def rows(self) -> list[dict]:
+        """Return one plain dict per episode record (``task``, ``agent``, ``seed``, ``episode``, metrics)."""
+        out = []
+        for record in self.records:
+            row = asdict(record)
+            row.update(row.pop("metrics"))
+            out.append(row)
+        return out
+
+    def config(self) -> dict:
+        """Return what ran, as plain data: every task with its kind's settings, agents, seeds, tuning."""
+        return {
+            "tasks": [{**asdict(task), "kind": {"name": task.kind.name, **asdict(task.kind)}}
+                      for task in self.tasks],
+            "agents": list(self.agents), "seeds": list(self.seeds),
+            "tuning": {f"{k[0]}, {k[1]:g}, {k[2]:g}": t.to_dict() for k, t in self.tuning.items()},
+        }
 
     @classmethod
     def from_csv(cls, path, tasks=None) -> SuiteResult:
@@ -218,8 +251,6 @@ class SuiteResult:
         ValueError
             For a file that is not an episode table, or a task name not known.
         """
-        from .tasks import TASKS
-
         known = {t.name: t for t in tasks} if tasks is not None else TASKS
         with open(path, newline="") as stream:
             rows = list(csv.DictReader(stream))
@@ -291,7 +322,7 @@ class SuiteResult:
         size = (2.8 * columns + 0.5, 2.6 * rows_count + 0.4)
         figure, axes = plt.subplots(rows_count, columns, figsize=size, squeeze=False)
         for axis, task in zip(axes.flat, self.tasks, strict=False):
-            label, value = _CURVES[task.kind]
+            label, value = task.kind.curve_label, task.kind.curve_value
             for agent in self.agents:
                 records = self._select(task.name, agent)
                 if not records:
@@ -299,9 +330,9 @@ class SuiteResult:
                 episodes = sorted({r.episode for r in records})
                 means = [np.mean([value(r) for r in records if r.episode == e]) for e in episodes]
                 axis.plot(episodes, means, label=agent, **_style(agent))
-            if task.kind == "return":
-                axis.axhline(task.success_return, color="0.5", linewidth=0.8, linestyle=":")
-            elif task.kind != "balance":
+            if hasattr(task.kind, "success_return"):
+                axis.axhline(task.kind.success_return, color="0.5", linewidth=0.8, linestyle=":")
+            elif task.kind.name != "balance":
                 axis.set_ylim(-0.03, 1.03)  # a fraction: the whole range
             axis.set_title(task.name, fontsize="small")
             axis.set_ylabel(label, fontsize="small")
@@ -332,107 +363,6 @@ def _parse_cell(text: str):
         return int(text)
     except ValueError:
         return float(text)
-
-
-def _balance_summary(task, runs) -> dict:
-    return {"median_first_length": float(np.median([rs[0].length for rs in runs]))}
-
-
-def _reaching_summary(task, runs) -> dict:
-    firsts = [rs[0].metrics for rs in runs]
-    settle = [t for m in firsts for t in m.get("settle_times", [])]
-    reaches = sum(m.get("reaches", 0) for m in firsts)
-    return {
-        "reaches": reaches,
-        "reached_fraction": sum(m.get("reached", 0) for m in firsts) / reaches if reaches else math.nan,
-        "median_settle_time": float(np.median(settle)) if settle else math.nan,
-        "all_held": sum(bool(m.get("all_held")) for m in firsts),
-    }
-
-
-def _return_summary(task, runs) -> dict:
-    count = max(len(rs) for rs in runs)
-    means = [float(np.mean([rs[e].total_return for rs in runs if len(rs) > e])) for e in range(count)]
-    row = {"mean_returns": means}
-    if task.mean_window:
-        first, last = task.mean_window
-        window = [np.mean([r.total_return for r in rs[first - 1 : last]]) for rs in runs
-                  if len(rs) >= last]
-        row["window_mean"] = float(np.mean(window)) if window else math.nan
-        row["window_success"] = int(sum(w >= task.success_return for w in window))
-    return row
-
-
-def _seed_summary(task, runs) -> dict:
-    return {"passed": sum(all(r.success for r in rs) and len(rs) == task.episodes for rs in runs)}
-
-
-_KIND_SUMMARIES = {"balance": _balance_summary, "reaching": _reaching_summary,
-                   "return": _return_summary, "seed-test": _seed_summary}
-
-
-def _number(value, spec: str = "g") -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    return "inf" if value == math.inf else format(value, spec)
-
-
-def _balance_line(row, task) -> str:
-    n = row["seeds"]
-    return (f"| {row['task']} | {row['agent']} | {row['first_success']}/{n} "
-            f"| {row['final_success']}/{n} (of {task.episodes}) "
-            f"| {_number(row['median_episodes_to_success'])} "
-            f"| {row['median_first_length']:g} | {_number(row['median_rms'], '.2g')} |")
-
-
-def _reaching_line(row, task) -> str:
-    n = row["seeds"]
-    held = f"{row['all_held']}/{n}" if task.all_held else "-"
-    return (f"| {row['task']} | {row['agent']} | {task.target} "
-            f"| {_number(row['reached_fraction'], '.1%')} of {row['reaches']} "
-            f"| {row['first_success']}/{n} | {_number(row['median_settle_time'], '.2f')} | {held} "
-            f"| {_number(row['median_rms'], '.3f')} |")
-
-
-def _return_line(row, task) -> str:
-    n = row["seeds"]
-    returns = ", ".join(f"{v:.0f}" for v in row["mean_returns"])
-    if task.mean_window:
-        figure = (f"mean eps {task.mean_window[0]}-{task.mean_window[1]}: "
-                  f"{_number(row['window_mean'], '.0f')} ({row['window_success']}/{n} seeds)")
-    else:
-        figure = f"{row['final_success']}/{n} seeds by episode {task.episodes}"
-    return (f"| {row['task']} | {row['agent']} | {task.target} | {figure} | {returns} "
-            f"| {_number(row['median_episodes_to_success'])} "
-            f"| {_number(row['median_steps_to_success'], '.0f')} |")
-
-
-def _seed_line(row, task) -> str:
-    n = row["seeds"]
-    return (f"| {row['task']} | {row['agent']} | {row['passed']}/{n} | {row['first_success']}/{n} "
-            f"| {_number(row['median_rms'], '.2g')} |")
-
-
-_TABLES = {
-    "balance": ("| task | agent | first episode balanced | balanced by last episode | "
-                "episodes to success (median) | first-episode length (median) | RMS pole angle (rad) |",
-                _balance_line),
-    "reaching": ("| task | agent | target | reaches settled in 1 s (first session) | seeds meeting "
-                 "the target | median settle time (s) | all 8 held | RMS error (rad, median) |",
-                 _reaching_line),
-    "return": ("| task | agent | target | acceptance figure | mean return per episode "
-               "| episodes to success (median) | env steps to success (median) |", _return_line),
-    "seed-test": ("| task | agent | passed (every trial up) | trial 1 up "
-                  "| RMS sin(angle), last 5 s of trial 1 (median) |", _seed_line),
-}
-
-_CURVES = {
-    "balance": ("mean length (steps)", lambda r: r.length),
-    "reaching": ("fraction of reaches settled",
-                 lambda r: r.metrics["reached"] / max(r.metrics["reaches"], 1)),
-    "return": ("mean return", lambda r: r.total_return),
-    "seed-test": ("fraction of trials up", lambda r: float(r.success)),
-}
 
 
 _STYLES = {
@@ -492,23 +422,29 @@ def evaluate(tasks, agents=DEFAULT_AGENTS, seeds=range(20), workers: int = 1,
     factories = {a[0]: a[1] for a in agents if isinstance(a, tuple)}
     agents = tuple(a[0] if isinstance(a, tuple) else a for a in agents)
     tasks, seeds = list(tasks), tuple(int(s) for s in seeds)
-    known = set(AGENTS) | set(MODEL_NAMES) | {a for t in tasks for a in recipe_for(t).agents}
+    if not tasks:
+        raise ValueError("no tasks to evaluate")
+    if not agents:
+        raise ValueError("no agents to evaluate")
+    if not seeds:
+        raise ValueError("no seeds to evaluate")
+    known = set(AGENTS) | {a for t in tasks for a in t.kind.agent_names()}
     unknown = [a for a in agents if a not in known and a not in factories]
     if unknown:
         raise ValueError(f"unknown agent(s) {unknown}; choose from {', '.join(sorted(known))}")
 
     def applies(task, agent):  # e.g. the seed test's doubled-gain opponent exists only there
-        return agent in factories or agent in MODEL_NAMES or agent in recipe_for(task).agents
+        return agent in factories or task.kind.builds(agent)
 
     started = time.perf_counter()
     tuning: dict = {}
     with ProcessPoolExecutor(max(1, workers)) as pool:
         if "tuned-feedback" in agents:
-            unique = {tuning_key(t): t for t in tasks}
+            unique = {t.tuning_key(): t for t in tasks}
             jobs = [(task, tuning_generations) for task in unique.values()]
             tuning = dict(pool.map(_tune_job, jobs))
         jobs = [
-            (task, agent, seed, tuning[tuning_key(task)] if agent == "tuned-feedback" else None,
+            (task, agent, seed, tuning[task.tuning_key()] if agent == "tuned-feedback" else None,
              factories.get(agent))
             for task in tasks for agent in agents if applies(task, agent) for seed in seeds
         ]

@@ -44,3 +44,30 @@ class OracleModel:
     def learn(self, state, command, next_state) -> np.ndarray:
         """Learn nothing; return the prediction error."""
         return as_finite_vector(next_state, "next_state") - self.predict(state, command)
+
+
+class DynamicsModel:
+    """Known dynamics as a forward model with ``predict`` and ``predict_many`` (learns nothing).
+
+    Parameters
+    ----------
+    dynamics : callable
+        ``dynamics(states (N, n), commands (N, m)) -> next states (N, n)``.
+    """
+
+    def __init__(self, dynamics):
+        self.dynamics = dynamics
+
+    def predict(self, state, command) -> np.ndarray:
+        """Return the true next state."""
+        return self.dynamics(np.atleast_2d(np.asarray(state, dtype=np.float64)),
+                             np.atleast_2d(np.asarray(command, dtype=np.float64)))[0]
+
+    def predict_many(self, states, commands) -> np.ndarray:
+        """Return the true next states of a batch."""
+        states = np.asarray(states, dtype=np.float64)
+        return self.dynamics(states, np.asarray(commands, dtype=np.float64).reshape(len(states), -1))
+
+    def learn(self, state, command, next_state) -> np.ndarray:
+        """Learn nothing; return the prediction error."""
+        return np.asarray(next_state, dtype=np.float64) - self.predict(state, command)

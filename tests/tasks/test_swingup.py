@@ -6,27 +6,25 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from cerebellar.control import ActionMap
-from cerebellar.control.swingup import (
+from cerebellar.agent import run_episodes
+from cerebellar.control import ActionMap, SentCommands
+from cerebellar.envs.classic import acrobot_energy, acrobot_height
+from cerebellar.tasks.swingup import (
+    SETTINGS,
     SWINGUP_ENV_IDS,
-    TASKS,
-    SentCommands,
     acrobot_cost,
-    acrobot_energy,
-    acrobot_height,
     learned_agent,
     no_model_agent,
     oracle_agent,
     tune_no_model,
 )
-from cerebellar.runner import run_episodes
 
 
 def gym_transitions(env_id, n=40, seed=0):
     """Observations, commands and Gymnasium's next observations from random states and actions."""
     env = gym.make(env_id)
-    task = TASKS[env_id]
-    actions = ActionMap(env.action_space, task.action_values)
+    settings = SETTINGS[env_id]
+    actions = ActionMap(env.action_space, settings.action_values)
     rng = np.random.default_rng(seed)
     states, commands, nexts = [], [], []
     observation, _ = env.reset(seed=seed)
@@ -51,7 +49,7 @@ def gym_transitions(env_id, n=40, seed=0):
 @pytest.mark.parametrize("env_id", SWINGUP_ENV_IDS)
 def test_vectorised_dynamics_equal_gymnasium_step(env_id):
     states, commands, nexts = gym_transitions(env_id)
-    predicted = TASKS[env_id].dynamics(states, commands)
+    predicted = SETTINGS[env_id].dynamics(states, commands)
     # Gymnasium returns float32 observations for Pendulum and Acrobot: compare at that precision
     # there, and exactly (1e-9) for MountainCar, whose observations are float64 throughout.
     tolerance = 1e-9 if nexts.dtype == np.float64 and env_id.startswith("Mountain") else 1e-5
@@ -69,7 +67,7 @@ def test_pendulum_dynamics_equal_gymnasium_to_1e9_on_its_own_state():
         env.step(np.array([torque], dtype=np.float32))
         expected = np.array([np.cos(env.state[0]), np.sin(env.state[0]), env.state[1]])
         observed = np.array([[np.cos(theta), np.sin(theta), velocity]])
-        got = TASKS["Pendulum-v1"].dynamics(observed, np.array([[np.float32(torque)]], dtype=np.float64))
+        got = SETTINGS["Pendulum-v1"].dynamics(observed, np.array([[np.float32(torque)]], dtype=np.float64))
         np.testing.assert_allclose(got[0], expected, atol=1e-9)
 
 
@@ -84,7 +82,7 @@ def test_acrobot_energy_is_conserved_without_torque():
     angles, rates = rng.uniform(-3, 3, (8, 2)), rng.uniform(-2, 2, (8, 2))
     states = np.column_stack([np.cos(angles[:, 0]), np.sin(angles[:, 0]), np.cos(angles[:, 1]),
                               np.sin(angles[:, 1]), rates])
-    after = TASKS["Acrobot-v1"].dynamics(states, np.zeros((8, 1)))
+    after = SETTINGS["Acrobot-v1"].dynamics(states, np.zeros((8, 1)))
     # Up to the RK4 step's error (measured: below 0.1 of energies around -20).
     np.testing.assert_allclose(acrobot_energy(after), acrobot_energy(states), atol=0.1)
     upright, hanging = np.array([[-1.0, 0, 1, 0, 0, 0]]), np.array([[1.0, 0, 1, 0, 0, 0]])
@@ -104,12 +102,12 @@ def test_acrobot_cost_known_answers():
     # with half of that, half the swing is missing.
     swinging = np.array([[1.0, 0, 1, 0, 5.0, np.sqrt(5.0)], [1.0, 0, 1, 0, 3.0, np.sqrt(6.0)]])
     np.testing.assert_allclose(acrobot_cost(swinging, np.zeros((2, 1))), [12.0, 12.0 + 1.5])
-    assert TASKS["Acrobot-v1"].cost is acrobot_cost
+    assert SETTINGS["Acrobot-v1"].cost is acrobot_cost
 
 
 def test_sent_commands_match_the_action_map():
     env = gym.make("Acrobot-v1")
-    actions = ActionMap(env.action_space, TASKS["Acrobot-v1"].action_values)
+    actions = ActionMap(env.action_space, SETTINGS["Acrobot-v1"].action_values)
     wrapper = SentCommands(None, actions)
     commands = np.array([-3.0, -1.0, -0.6, -0.5, -0.2, 0.0, 0.5, 0.51, 2.0])
     expected = [actions.to_command(actions.to_action(np.array([c])))[0] for c in commands]
@@ -146,11 +144,12 @@ def test_learned_agent_swings_the_pendulum_up_by_its_second_episode():
 
 
 def test_tune_no_model_reports_gains_and_trial_episodes():
-    params = tune_no_model("MountainCarContinuous-v0", seeds=(1000,))
-    assert json.loads(json.dumps(params)) == params
-    assert params["episodes"] == len(TASKS["MountainCarContinuous-v0"].feedback_grid)
+    tuned = tune_no_model("MountainCarContinuous-v0", seeds=(1000,))
+    assert json.loads(json.dumps(tuned.params)) == tuned.params
+    json.dumps(tuned.to_dict())
+    assert tuned.episodes == len(SETTINGS["MountainCarContinuous-v0"].feedback_grid)
     env = gym.make("MountainCarContinuous-v0")
-    result = run_episodes(no_model_agent(env, params), env, episodes=1, seed=0)
+    result = run_episodes(no_model_agent(env, tuned.params), env, episodes=1, seed=0)
     # Bang-bang on velocity reaches the flag from any start: reward 100 minus the effort.
     assert result.episodes[0].rewards.sum() > 90
 

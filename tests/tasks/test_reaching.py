@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import math
 
@@ -6,15 +7,17 @@ import numpy as np
 import pytest
 
 import cerebellar.envs  # noqa: F401
-from cerebellar.control.reaching import (
-    ARM_BABBLING,
-    ArmFeatures,
-    Babbling,
-    JointKinematics,
+from cerebellar.control import Babbling, TrustGated, pd_gains
+from cerebellar.envs import SensoryDelay
+from cerebellar.envs.arm import gravity_torque
+from cerebellar.models import RLS, Cerebellum, SmoothCerebellum
+from cerebellar.models.limb import ArmFeatures, JointKinematics
+from cerebellar.tasks.reaching import (
+    DEFAULT_REACHING,
+    ReachingAgentConfig,
     arm_model,
     oracle_reaching_agent,
     pd_agent,
-    pd_gains,
     preset_pd,
     reach_centre,
     reaching_agent,
@@ -22,11 +25,14 @@ from cerebellar.control.reaching import (
     run_reaching_episode,
     tune_pd,
 )
-from cerebellar.envs import SensoryDelay
-from cerebellar.envs.arm import gravity_torque
-from cerebellar.models import RLS, Cerebellum, SmoothCerebellum
 
 ARM, WRIST = "cerebellar/TwoLinkArm-v0", "cerebellar/WristStepTracking-v0"
+ARM_BABBLING = DEFAULT_REACHING.babbling
+
+
+def configured(**settings):
+    """The default reaching agent's settings with some replaced."""
+    return dataclasses.replace(DEFAULT_REACHING, **settings)
 
 
 def short(env_id, steps, delay_steps=0):
@@ -90,11 +96,13 @@ def test_tune_pd_is_deterministic_and_counts_its_episodes():
         return short(WRIST, 120)
 
     first = tune_pd(make_env, seeds=(1000,), generations=1, popsize=1)
-    assert first["episodes"] == len(made) - 1  # one env is made to read the preset
+    assert first.episodes == len(made) - 1  # one env is made to read the preset
     second = tune_pd(make_env, seeds=(1000,), generations=1, popsize=1)
-    for key in ("kp", "kd", "score", "episodes"):
-        assert first[key] == pytest.approx(second[key])
-    json.dumps(first)
+    for key in ("kp", "kd"):
+        assert first.params[key] == pytest.approx(second.params[key])
+    assert first.score == pytest.approx(second.score)
+    assert first.episodes == second.episodes
+    json.dumps(first.to_dict())
 
 
 # --- the delayed arm agent ------------------------------------------------------------------
@@ -178,7 +186,7 @@ def test_delayed_arm_agent_learns_to_trust_its_model(model):
 def test_reaching_agent_is_the_seed_agent_without_delay_or_on_the_wrist():
     for env, d in ((gym.make(ARM), 0), (short(WRIST, 10, delay_steps=10), 10)):
         agent = reaching_agent(env, "rls", delay_steps=d)
-        assert agent.fallback is None
+        assert not isinstance(agent.controller, TrustGated)  # no fallback
         assert not isinstance(agent.model, ArmFeatures)
     assert isinstance(arm_model(gym.make(ARM), "cerebellum").inner, Cerebellum)
 
@@ -219,26 +227,28 @@ def test_delayed_arm_agent_babbles_while_blind_only():
     # The default agent adds seeded noise of ARM_BABBLING N m to its first d = 10
     # fallback commands (while its senses still show the initial posture), then none.
     env = short(ARM, 10, delay_steps=10)
-    quiet = reaching_agent(env, "rls", seed=3, delay_steps=10, babbling=0.0)
-    assert not isinstance(quiet.fallback, Babbling)
+    quiet = reaching_agent(env, "rls", seed=3, delay_steps=10, config=configured(babbling=0.0))
+    assert not isinstance(quiet.controller.fallback, Babbling)
     state = np.array([0.5, 1.0, 0.0, 0.0, 0.7, 0.9])
-    pd = quiet.fallback.command(state)
+    pd = quiet.controller.fallback.command(state)
     runs = []
     for _ in range(2):
         agent = reaching_agent(env, "rls", seed=3, delay_steps=10)
-        assert isinstance(agent.fallback, Babbling) and agent.fallback.amplitude == ARM_BABBLING
-        runs.append([agent.fallback.command(state) for _ in range(12)])
+        fallback = agent.controller.fallback
+        assert isinstance(fallback, Babbling) and fallback.amplitude == ARM_BABBLING
+        runs.append([fallback.command(state) for _ in range(12)])
     np.testing.assert_array_equal(runs[0], runs[1])
     noise = np.array(runs[0]) - pd
     np.testing.assert_allclose(noise[:10], ARM_BABBLING * np.random.default_rng(3).standard_normal((10, 2)))
     np.testing.assert_array_equal(noise[10:], 0.0)
     # An explicit count babbles for that many commands.
-    always = reaching_agent(env, "rls", seed=3, delay_steps=10, babbling=1.5, babbling_steps=1000)
-    assert always.fallback.steps == 1000
+    always = reaching_agent(env, "rls", seed=3, delay_steps=10,
+                            config=configured(babbling=1.5, babbling_steps=1000))
+    assert always.controller.fallback.steps == 1000
     with pytest.raises(ValueError, match="babbling"):
-        reaching_agent(env, "rls", delay_steps=10, babbling=-1.0)
+        ReachingAgentConfig(babbling=-1.0)
     with pytest.raises(ValueError, match="babbling_steps"):
-        reaching_agent(env, "rls", delay_steps=10, babbling_steps=2.5)
+        ReachingAgentConfig(babbling_steps=2.5)
 
 
 def test_babbling_while_blind_rescues_first_reaches_of_the_delayed_arm():
@@ -249,8 +259,8 @@ def test_babbling_while_blind_rescues_first_reaches_of_the_delayed_arm():
         settled[babbling] = 0
         for seed in range(20):
             env = SensoryDelay(gym.make(ARM, max_episode_steps=150), delay_ms=100)
-            agent = reaching_agent(env, "rls", seed=seed, delay_steps=env.delay_steps,
-                                   babbling=babbling)
+            config = DEFAULT_REACHING if babbling is None else configured(babbling=babbling)
+            agent = reaching_agent(env, "rls", seed=seed, delay_steps=env.delay_steps, config=config)
             settled[babbling] += run_reaching_episode(env, agent, seed)[0][0].reached
     assert settled[0.0] <= 4
     assert settled[None] >= 6

@@ -8,93 +8,80 @@ The search is SciPy's differential evolution, started from the preset gains.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import differential_evolution
 
-from .._validation import as_finite_vector
-from .actions import ActionMap
-from .feedback import LinearFeedback
+from ..agent import FeedbackAgent, run_episode
 
 
-class FeedbackAgent:
-    """Plain linear feedback on the observation as it arrives: no model, nothing learned.
-
-    Parameters
-    ----------
-    feedback : LinearFeedback
-        The controller.
-    actions : ActionMap
-        Maps its command to the environment's action.
-    """
-
-    iterations = 0
-    model = None
-
-    def __init__(self, feedback: LinearFeedback, actions: ActionMap, observation_names=None):
-        self.feedback = feedback
-        self.actions = actions
-        self.observation_names = tuple(observation_names or ())
-        self.last_command_ = None
-
-    @classmethod
-    def for_env(cls, env, gains, setpoint=None, action_values=None, observation_names=None):
-        """Build a feedback agent for ``env`` with the given gains."""
-        actions = ActionMap(env.action_space, action_values)
-        return cls(LinearFeedback(gains, setpoint), actions, observation_names)
-
-    def act(self, observation):
-        """Return the action for ``observation``."""
-        observation = as_finite_vector(observation, "observation", self.feedback.n_state)
-        self.last_command_ = np.minimum(
-            np.maximum(self.feedback(observation), self.actions.low), self.actions.high
-        )
-        return self.actions.to_action(self.last_command_)
-
-    def observe(self, observation, action, next_observation) -> None:
-        """Learn nothing."""
-        return None
-
-    def reset(self) -> None:
-        """Nothing to reset."""
-        self.last_command_ = None
-
-
-@dataclass
+@dataclass(frozen=True)
 class TuningResult:
-    """Outcome of :func:`tune_feedback`.
+    """What every tuner of a no-model opponent returns.
 
     Attributes
     ----------
-    gains : numpy.ndarray
-        The best gains found.
+    params : dict
+        What the opponent needs, JSON-serialisable: ``{"gains": [...]}`` for
+        linear feedback, ``{"kp": [...], "kd": [...]}`` for PD, ``{"gains": [...]}``
+        for a swing-up law.
     score : float
-        Their score (mean fraction of the episode survived, minus a small
-        penalty on the RMS controlled error; 1 is the best possible).
-    survival : float
-        Their mean fraction of the episode survived on the tuning episodes.
-    evaluations : int
-        Gain sets tried.
+        The search's score of these parameters (higher is better; what it is
+        depends on the tuner).
     episodes : int
         Trial episodes run on the task.
     seconds : float
         Wall-clock time of the search.
+    evaluations : int
+        Parameter sets tried.
     initial_score : float
-        Score of the starting gains.
-    history : list of float
-        Best score after each generation.
+        Score of the starting parameters (NaN for a grid search).
+    history : tuple of float
+        Best score after each generation (empty for a grid search).
+    details : dict
+        Further figures of the tuner, JSON-serialisable (e.g. ``survival``, the
+        mean fraction of the episode survived by the best gains).
     """
 
-    gains: np.ndarray
+    params: dict
     score: float
-    survival: float
-    evaluations: int
     episodes: int
     seconds: float
-    initial_score: float
-    history: list[float] = field(default_factory=list)
+    evaluations: int = 0
+    initial_score: float = math.nan
+    history: tuple = ()
+    details: dict = field(default_factory=dict)
+
+    @property
+    def gains(self) -> np.ndarray:
+        """numpy.ndarray: ``params["gains"]`` as an array."""
+        return np.asarray(self.params["gains"], dtype=np.float64)
+
+    @property
+    def survival(self) -> float:
+        """float: mean fraction of the episode survived on the tuning episodes (balance tuners)."""
+        return float(self.details["survival"])
+
+    def describe(self) -> str:
+        """Return the parameters in one short line."""
+        parts = []
+        for key, value in self.params.items():
+            array = np.asarray(value, dtype=float)
+            parts.append(f"{key}=" + np.array2string(array.ravel(), precision=3, separator=", "))
+        return "; ".join(parts)
+
+    def to_dict(self) -> dict:
+        """Return the result as plain Python types for standard JSON (NaN and infinities as None)."""
+        def plain(value):
+            return None if isinstance(value, float) and not math.isfinite(value) else value
+
+        return {"params": self.params, "score": plain(self.score), "episodes": self.episodes,
+                "seconds": self.seconds, "evaluations": self.evaluations,
+                "initial_score": plain(self.initial_score), "history": [plain(h) for h in self.history],
+                "details": {key: plain(value) for key, value in self.details.items()}}
 
 
 def evaluate_gains(make_env, gains, seeds, setpoint=None, action_values=None,
@@ -113,18 +100,19 @@ def evaluate_gains(make_env, gains, seeds, setpoint=None, action_values=None,
     for seed in seeds:
         env = make_env()
         agent = FeedbackAgent.for_env(env, gains, setpoint, action_values)
-        observation, info = env.reset(seed=int(seed))
         limit = env.spec.max_episode_steps if env.spec and env.spec.max_episode_steps else 1000
-        squares, steps, terminated, truncated = 0.0, 0, False, False
-        while not (terminated or truncated):
-            observation, _, terminated, truncated, info = env.step(agent.act(observation))
-            steps += 1
-            if error_channel is not None:
-                true = info.get("true_observation", observation)
-                squares += float(true[error_channel]) ** 2
+        squares = 0.0
+
+        def accumulate(step):
+            nonlocal squares
+            true = step.info.get("true_observation", step.next_observation)
+            squares += float(true[error_channel]) ** 2
+
+        outcome = run_episode(agent, env, seed=int(seed),
+                              on_step=accumulate if error_channel is not None else None)
         env.close()
-        survived.append(steps / limit if terminated else 1.0)
-        rms = np.sqrt(squares / max(steps, 1)) if error_channel is not None else 0.0
+        survived.append(outcome.length / limit if outcome.terminated else 1.0)
+        rms = np.sqrt(squares / max(outcome.length, 1)) if error_channel is not None else 0.0
         penalties.append(0.1 * min(rms / error_scale, 1.0))
     survival = float(np.mean(survived))
     return survival - float(np.mean(penalties)), survival
@@ -202,7 +190,8 @@ def tune_feedback(make_env, initial_gains, bounds, seeds=range(1000, 1003), setp
     survival = evaluate_gains(make_env, best, seeds, setpoint, action_values, error_channel, error_scale)[1]
     evaluations += 1
     return TuningResult(
-        gains=np.asarray(best, dtype=np.float64), score=best_score, survival=survival,
-        evaluations=evaluations, episodes=evaluations * len(seeds),
-        seconds=time.perf_counter() - started, initial_score=initial_score, history=history,
+        params={"gains": np.asarray(best, dtype=np.float64).tolist()}, score=best_score,
+        episodes=evaluations * len(seeds), seconds=time.perf_counter() - started,
+        evaluations=evaluations, initial_score=initial_score, history=tuple(history),
+        details={"survival": survival},
     )
