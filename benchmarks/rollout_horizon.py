@@ -28,7 +28,7 @@ Usage::
         [--horizons 1 2 5 10 20] [--slow-horizons 1 5 20] [--models rls oracle]
         [--slow mountaincar mountaincar-weak pendulum] [--iterations 3]
 
-Prints Markdown tables (single process).
+Prints Markdown tables (single process). Results: ``docs/rollout.md``.
 """
 
 from __future__ import annotations

@@ -9,8 +9,11 @@ running on the same learned forward model:
   the model rolls a plan of H commands forward, and each command is refined by
   the controller's mean verdict on all the predicted states it leads to; the
   refinement repeats and the first command is sent. With H = 1 it *is* the
-  seed's procedure. Use it when a simple controller is right in kind but acts
-  too late for a one-step look-ahead.
+  seed's procedure. Use it when a controller that regulates the state towards
+  a setpoint is right in kind and a look-ahead of a few steps through the model
+  helps it (a sensory delay, an unstable plant). A law that switches with the
+  phase of a motion (energy pumping) gains nothing from verdicts on states a
+  half-cycle ahead, which point the other way.
 - :class:`MPPIController` is a standard sampling planner (model-predictive path
   integral control): many random command sequences are rolled through the
   model in a batch and averaged, weighted by the cost of their predicted
