@@ -18,7 +18,7 @@ it), first episode only, K = 3 refinement sweeps:
 
 The learned model is ``rls``; the oracle is
 :class:`~cerebellar.models.oracle.OracleModel` on the cart-pole and
-:class:`~cerebellar.control.swingup.DynamicsModel` (the true dynamics written
+:class:`~cerebellar.models.oracle.DynamicsModel` (the true dynamics written
 from Gymnasium's source) on the Gymnasium plants, which expose none. An
 episode whose model diverges (a non-finite plan) counts as failed.
 
@@ -45,12 +45,13 @@ import gymnasium as gym
 import numpy as np
 
 import cerebellar.envs  # noqa: F401  (registers cerebellar/CartPoleContinuous-v0)
-from cerebellar import Agent, run_episodes
-from cerebellar.control import ActionMap, LinearFeedback, RolloutController
-from cerebellar.control.swingup import TASKS, DynamicsModel, tune_no_model
+from cerebellar import make_agent, run_episodes
+from cerebellar.agent import Agent
+from cerebellar.control import ActionMap, RolloutController
 from cerebellar.envs import SensoryDelay
 from cerebellar.models import make_model
-from cerebellar.models.oracle import OracleModel
+from cerebellar.models.oracle import DynamicsModel, OracleModel
+from cerebellar.tasks.swingup import SETTINGS, tune_no_model
 
 CARTPOLE_ID = "cerebellar/CartPoleContinuous-v0"
 #: First step of the window of the RMS pole angle (the suite's ``rms_start``).
@@ -79,10 +80,10 @@ class SlowPlant:
     name : str
         Short name (for ``--slow`` and the tables).
     env_id : str
-        A key of ``swingup.TASKS``.
+        A key of ``cerebellar.tasks.swingup.SETTINGS``.
     gains : tuple or None
         Parameters of the task's feedback law; None tunes them with
-        :func:`~cerebellar.control.swingup.tune_no_model`.
+        :func:`~cerebellar.tasks.swingup.tune_no_model`.
     """
 
     name: str
@@ -120,7 +121,7 @@ def cartpole_episode(delay_ms: float, model_name: str, horizon: int, iterations:
         env = SensoryDelay(env, delay_ms=delay_ms)
     delay_steps = env.delay_steps if delay_ms else 0
     model = OracleModel(env) if model_name == "oracle" else model_name
-    agent = Agent.for_env(
+    agent = make_agent(
         env, model=model, iterations=iterations, seed=seed, delay_steps=delay_steps,
         controller=lambda m, f, a: RolloutController(f, m, horizon=horizon, iterations=iterations,
                                                      low=a.low, high=a.high),
@@ -135,7 +136,7 @@ def cartpole_episode(delay_ms: float, model_name: str, horizon: int, iterations:
 
 def slow_episode(plant: SlowPlant, gains, model_name: str, horizon: int, iterations: int, seed: int):
     """Return (return, length, reached goal / ended upright, diverged) of one first episode."""
-    task = TASKS[plant.env_id]
+    task = SETTINGS[plant.env_id]
     env = gym.make(plant.env_id)
     n_state = env.observation_space.shape[0]
     if model_name == "oracle":
@@ -146,9 +147,7 @@ def slow_episode(plant: SlowPlant, gains, model_name: str, horizon: int, iterati
     actions = ActionMap(env.action_space)
     controller = RolloutController(task.feedback(gains), model, horizon=horizon, iterations=iterations,
                                    low=actions.low, high=actions.high)
-    # The agent's own LinearFeedback is unused: the controller carries the feedback law.
-    agent = Agent(model, LinearFeedback(np.zeros(n_state)), actions, iterations=iterations,
-                  controller=controller)
+    agent = Agent(model, controller, actions, n_state)
     trace = _run_first_episode(agent, env, seed)
     if trace is None:
         return float("nan"), 0, False, True
@@ -194,7 +193,7 @@ def measure_slow(config: Config) -> None:
     print("|---|---|---|---|---|---|---|---|---|---|")
     for name in config.slow:
         plant = SLOW_PLANTS[name]
-        gains = plant.gains or tuple(tune_no_model(plant.env_id)["gains"])
+        gains = plant.gains or tuple(tune_no_model(plant.env_id).params["gains"])
         settings = [(1, 0)] + [(h, config.iterations) for h in config.slow_horizons]
         for model_name in config.models:
             for horizon, iterations in settings:

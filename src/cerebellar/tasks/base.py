@@ -87,6 +87,22 @@ class Task:
         env.close()
         return steps
 
+    def build_agent(self, name: str, env, seed: int = 0, tuned: TuningResult | None = None):
+        """Return a fresh agent called ``name`` (a model name, ``oracle``, ...) built by the task's kind.
+
+        ``tuned`` (a :class:`~cerebellar.tasks.TuningResult` of :meth:`tune`)
+        is needed by the ``tuned-feedback`` opponent only.
+        """
+        return self.kind.build(name, self, env, seed, tuned)
+
+    def score(self, trace, env) -> tuple[bool, dict]:
+        """Return ``(success, metrics)`` of one episode's trace, as the task's kind scores it."""
+        return self.kind.score(self, trace, env)
+
+    def tune(self, generations: int = 40) -> TuningResult:
+        """Tune the no-model opponent on the task's original plant."""
+        return self.kind.tune(self, generations)
+
     def tuning_key(self) -> tuple:
         """Tasks that share this key share their tuned opponent (same plant, delay and noise)."""
         return (self.env_id, self.delay_ms, self.noise_sigma)
