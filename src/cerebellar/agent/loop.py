@@ -115,12 +115,30 @@ def run_episode(agent, env, seed: int | None = None, max_steps: int | None = Non
     return EpisodeOutcome(steps, total, bool(terminated), bool(truncated))
 
 
+class _Rows:
+    """Rows of one width appended into a numpy array that doubles as it fills (no per-row objects)."""
+
+    def __init__(self, width: int):
+        self.data = np.empty((64, width))
+        self.count = 0
+
+    def append(self, row) -> None:
+        if self.count == len(self.data):
+            self.data = np.concatenate([self.data, np.empty_like(self.data)])
+        self.data[self.count] = row
+        self.count += 1
+
+    def array(self) -> np.ndarray:
+        return self.data[:self.count].copy()
+
+
 class _Recorder:
     """Builds the traces of a run, keeping at most ``limit`` steps in memory; may stream a CSV."""
 
-    def __init__(self, agent, n_state: int, limit: int | None, writer=None):
+    def __init__(self, agent, n_state: int, n_command: int, limit: int | None, writer=None):
         self.agent = agent
         self.n_state = n_state
+        self.n_command = n_command
         self.limit = math.inf if limit is None else int(limit)
         self.writer = writer
         self.kept = 0
@@ -128,9 +146,11 @@ class _Recorder:
 
     def start(self, observation, info) -> None:
         self.episode += 1
-        self.observations = [observation]
-        self.truths = [info.get("true_observation", observation)]
-        self.commands, self.applied, self.rewards, self.errors = [], [], [], []
+        n, m = self.n_state, self.n_command
+        self.observations, self.truths, self.errors = _Rows(n), _Rows(n), _Rows(n)
+        self.commands, self.applied, self.rewards = _Rows(m), _Rows(m), _Rows(1)
+        self.observations.append(observation)
+        self.truths.append(info.get("true_observation", observation))
 
     def step(self, step: Step) -> None:
         command, applied = _commands_of(self.agent, step.action)
@@ -149,19 +169,16 @@ class _Recorder:
         self.observations.append(step.next_observation)
         self.truths.append(step.info.get("true_observation", step.next_observation))
 
-    def trace(self, outcome: EpisodeOutcome, n_command: int) -> EpisodeTrace:
-        def stack(rows, width):
-            return np.array(rows, dtype=np.float64).reshape(len(rows), width)
-
+    def trace(self, outcome: EpisodeOutcome) -> EpisodeTrace:
         return EpisodeTrace(
-            observations=stack(self.observations, self.n_state),
-            commands=stack(self.commands, n_command),
-            applied=stack(self.applied, n_command),
-            rewards=np.array(self.rewards, dtype=np.float64),
-            prediction_errors=stack(self.errors, self.n_state),
+            observations=self.observations.array(),
+            commands=self.commands.array(),
+            applied=self.applied.array(),
+            rewards=self.rewards.array()[:, 0],
+            prediction_errors=self.errors.array(),
             terminated=outcome.terminated,
             truncated=outcome.truncated,
-            true_observations=stack(self.truths, self.n_state),
+            true_observations=self.truths.array(),
             length=outcome.length,
             total_return=outcome.total_return,
         )
@@ -253,8 +270,7 @@ def _command_width(agent, env) -> int:
 
 def _run(agent, env, episodes, seed, max_steps, progress, label, limit, writer, env_id, n_state, names,
          started) -> RunResult:
-    recorder = _Recorder(agent, n_state, limit, writer)
-    n_command = _command_width(agent, env)
+    recorder = _Recorder(agent, n_state, _command_width(agent, env), limit, writer)
 
     def on_step(step):
         recorder.step(step)
@@ -265,7 +281,7 @@ def _run(agent, env, episodes, seed, max_steps, progress, label, limit, writer, 
     for number in range(episodes):
         outcome = run_episode(agent, env, seed=seed if number == 0 else None, max_steps=max_steps,
                               on_start=recorder.start, on_step=on_step)
-        traces.append(recorder.trace(outcome, n_command))
+        traces.append(recorder.trace(outcome))
     return RunResult(env_id=env_id, label=label, seed=seed, episodes=traces,
                      seconds=time.perf_counter() - started, observation_names=names,
                      observation_units=tuple(getattr(agent, "observation_units", ()) or ()),
