@@ -104,6 +104,7 @@ def test_bad_practice_settings_are_named(steps, noise, message):
         make_agent(env, model="rls").practise(env, steps, noise=noise)
 
 
+@pytest.mark.slow
 def test_practice_rescues_the_first_reach_of_the_delayed_arm():
     # One reach per episode (150 steps); 100 ms delay. The blank agent's first
     # reach mostly fails (the arm falls while the model knows nothing; known

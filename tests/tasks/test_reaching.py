@@ -251,6 +251,7 @@ def test_delayed_arm_agent_babbles_while_blind_only():
         ReachingAgentConfig(babbling_steps=2.5)
 
 
+@pytest.mark.slow
 def test_babbling_while_blind_rescues_first_reaches_of_the_delayed_arm():
     # One reach per session, 100 ms delay, seeds 0-19 (known runs: 3 first reaches
     # settle without the babbling, 7 with it).
