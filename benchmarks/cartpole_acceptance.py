@@ -13,7 +13,7 @@ Usage::
     python benchmarks/cartpole_acceptance.py [--seeds 100] [--long-seeds 10]
         [--long-steps 100000] [--workers 2]
 
-Prints Markdown tables.
+Prints Markdown tables. ``--workers 1`` runs everything in this process.
 """
 
 from __future__ import annotations
@@ -27,8 +27,9 @@ from concurrent.futures import ProcessPoolExecutor
 import gymnasium as gym
 import numpy as np
 
-from cerebellar import Agent, run_episodes
-from cerebellar.presets import CARTPOLE_GAINS, SEED_CARTPOLE_GAINS
+from cerebellar.agent import run_episodes
+from cerebellar.tasks import make_agent
+from cerebellar.tasks.presets import CARTPOLE_GAINS, SEED_CARTPOLE_GAINS
 
 MODELS = ("rls", "nlms", "cerebellum-cmac", "cerebellum-random")
 GAINS = {"preset": CARTPOLE_GAINS, "seed": SEED_CARTPOLE_GAINS}
@@ -38,7 +39,7 @@ def first_episode(job):
     """Return the first-episode length for one (model, K, gains, seed)."""
     model, iterations, gains_name, seed = job
     env = gym.make("CartPole-v1")
-    agent = Agent.for_env(env, model=model, iterations=iterations, gains=GAINS[gains_name], seed=seed)
+    agent = make_agent(env, model=model, iterations=iterations, gains=GAINS[gains_name], seed=seed)
     return job, int(run_episodes(agent, env, episodes=1, seed=seed).lengths[0])
 
 
@@ -46,7 +47,7 @@ def long_run(job):
     """Return (steps survived, how it ended, seconds) for one continuous run."""
     model, gains_name, steps, seed = job
     env = gym.make("CartPole-v1", max_episode_steps=steps)
-    agent = Agent.for_env(env, model=model, gains=GAINS[gains_name], seed=seed)
+    agent = make_agent(env, model=model, gains=GAINS[gains_name], seed=seed)
     started = time.perf_counter()
     trace = run_episodes(agent, env, episodes=1, seed=seed).episodes[0]
     x, _, theta, _ = trace.observations[-1]
@@ -59,22 +60,29 @@ def long_run(job):
     return job, trace.length, ending, time.perf_counter() - started
 
 
-def main() -> None:
-    """Run both measurements and print Markdown tables."""
+def pool_map(function, jobs, workers: int, chunksize: int = 1) -> list:
+    """Map ``function`` over ``jobs`` in ``workers`` processes (1: in this process), in order."""
+    if workers <= 1:
+        return [function(job) for job in jobs]
+    with ProcessPoolExecutor(workers) as pool:
+        return list(pool.map(function, jobs, chunksize=chunksize))
+
+
+def main(argv=None) -> None:
+    """Run both measurements and print Markdown tables (``argv``: the arguments, default the command line)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=100)
     parser.add_argument("--long-seeds", type=int, default=10)
     parser.add_argument("--long-steps", type=int, default=100_000)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
 
     jobs = [(m, 3, g, s) for m in MODELS for g in GAINS for s in range(args.seeds)]
     jobs += [("rls", 0, g, s) for g in GAINS for s in range(args.seeds)]
     lengths: dict = {}
-    with ProcessPoolExecutor(args.workers) as pool:
-        for (model, k, gains, _), length in pool.map(first_episode, jobs, chunksize=8):
-            lengths.setdefault((model, k, gains), []).append(length)
+    for (model, k, gains, _), length in pool_map(first_episode, jobs, args.workers, chunksize=8):
+        lengths.setdefault((model, k, gains), []).append(length)
     print(f"\n### First episode on CartPole-v1, seeds 0-{args.seeds - 1}\n")
     print("| model | K | gains | reached 500 | min length | median length |")
     print("|---|---|---|---|---|---|")
@@ -87,9 +95,8 @@ def main() -> None:
     jobs = [(m, "preset", args.long_steps, s) for m in MODELS for s in range(args.long_seeds)]
     jobs += [("rls", "seed", args.long_steps, s) for s in range(args.long_seeds)]
     outcomes: dict = {}
-    with ProcessPoolExecutor(args.workers) as pool:
-        for (model, gains, _, _), steps, ending, seconds in pool.map(long_run, jobs):
-            outcomes.setdefault((model, gains), []).append((steps, ending, seconds))
+    for (model, gains, _, _), steps, ending, seconds in pool_map(long_run, jobs, args.workers):
+        outcomes.setdefault((model, gains), []).append((steps, ending, seconds))
     print(f"\n### One continuous run, {args.long_steps} steps allowed, seeds 0-{args.long_seeds - 1}\n")
     print("| model | K | gains | survived | fewest steps | endings | seconds per run |")
     print("|---|---|---|---|---|---|---|")

@@ -22,24 +22,26 @@ import time
 import gymnasium as gym
 import numpy as np
 
-from cerebellar import Agent
+from cerebellar.agent import run_episode
 from cerebellar.models import MODEL_NAMES
+from cerebellar.tasks import make_agent
 
 
 def record_transitions(steps: int, seed: int = 0):
     """Record (state, action, next state) from CartPole-v1 under the default agent."""
     env = gym.make("CartPole-v1", max_episode_steps=10**9)
-    agent = Agent.for_env(env, model="rls", seed=seed)
-    observation, _ = env.reset(seed=seed)
+    agent = make_agent(env, model="rls", seed=seed)
     transitions = []
+
+    def keep(step):
+        transitions.append((step.observation, step.action, step.next_observation))
+
+    first = True
     while len(transitions) < steps:
-        action = agent.act(observation)
-        next_observation, _, terminated, truncated, _ = env.step(action)
-        agent.observe(observation, action, next_observation)
-        transitions.append((observation, action, next_observation))
-        observation = next_observation
-        if terminated or truncated:
-            observation, _ = env.reset()
+        # A fallen pole starts a new episode (the first seeded); the model keeps learning.
+        run_episode(agent, env, seed=seed if first else None, max_steps=steps - len(transitions),
+                    on_step=keep)
+        first = False
     return transitions
 
 
@@ -48,8 +50,10 @@ def time_model(name: str, transitions, repeats: int) -> list[float]:
     env = gym.make("CartPole-v1")
     results = []
     for _ in range(repeats):
-        agent = Agent.for_env(env, model=name, iterations=3, seed=0)
+        agent = make_agent(env, model=name, iterations=3, seed=0)
         act, observe = agent.act, agent.observe
+        # Not run_episode: the recorded transitions are replayed so that the time
+        # excludes the environment step and every model sees the same inputs.
         started = time.perf_counter()
         for observation, action, next_observation in transitions:
             act(observation)
@@ -58,12 +62,12 @@ def time_model(name: str, transitions, repeats: int) -> list[float]:
     return results
 
 
-def main() -> None:
-    """Run the benchmark and print a table."""
+def main(argv=None) -> None:
+    """Run the benchmark and print a table (``argv``: the arguments, default the command line)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=5000)
     parser.add_argument("--repeats", type=int, default=7)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     transitions = record_transitions(args.steps)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.processor() or '?'}, "
           f"Python {platform.python_version()}, numpy {np.__version__}")

@@ -20,7 +20,7 @@ Usage::
 
     python benchmarks/dmc_seed_test.py [--seeds 20] [--trials 20] [--workers 2]
 
-Needs the ``dmc`` extra (``pip install -e '.[dmc]'``).
+``--workers 1`` runs in this process. Needs the ``dmc`` extra (``pip install -e '.[dmc]'``).
 """
 
 from __future__ import annotations
@@ -30,68 +30,92 @@ import os
 import platform
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 
 import gymnasium
 import numpy as np
 
-from cerebellar import ActionMap, Agent, LinearFeedback, make_model
+from cerebellar.agent import Agent, run_episode
+from cerebellar.control import ActionMap, ForwardModelController, LinearFeedback
 from cerebellar.envs import dmc
+from cerebellar.models import make_model
 from cerebellar.models.oracle import OracleModel
+from cerebellar.tasks.presets import DMC_CARTPOLE_PRESET, SEED_COMMAND_LIMIT, SEED_PASS_SINE
 
-#: name -> (model, K, gain multiplier)
+
+@dataclass(frozen=True)
+class Variant:
+    """One agent of the table: the seed's controller, refined ``iterations`` times through ``model``.
+
+    Attributes
+    ----------
+    model : str
+        A model name for a blank model, or ``"oracle"`` for the true dynamics.
+    iterations : int
+        Refinements per step (K); 0 is the controller alone (the model still learns).
+    gain : float
+        Multiplier of the seed's gains.
+    """
+
+    model: str
+    iterations: int
+    gain: float = 1.0
+
+
 VARIANTS = {
-    "rls, K=1": ("rls", 1, 1.0),
-    "cerebellum, K=1": ("cerebellum", 1, 1.0),
-    "oracle, K=1": ("oracle", 1, 1.0),
-    "no model, K=0": ("rls", 0, 1.0),
-    "no model, K=0, gains x2": ("rls", 0, 2.0),
+    "rls, K=1": Variant("rls", 1),
+    "cerebellum, K=1": Variant("cerebellum", 1),
+    "oracle, K=1": Variant("oracle", 1),
+    "no model, K=0": Variant("rls", 0),
+    "no model, K=0, gains x2": Variant("rls", 0, 2.0),
 }
 SINE = dmc.OBSERVATION_NAMES["cartpole"].index("pole angle sine")
 CONSECUTIVE = 3
 LAST_STEPS = 500  # the last 5 s of a 10 s trial at 0.01 s
 
 
-def make_agent(env, model_name: str, iterations: int, gain: float, seed: int) -> Agent:
-    """Build the seed's agent: its gains (times ``gain``), its +-5 output clip, a blank model."""
-    preset = dmc.DMC_CARTPOLE_PRESET
+def seed_agent(env, variant: Variant, seed: int) -> Agent:
+    """Build the seed's agent: its gains (times ``variant.gain``), its +-5 output clip, a blank model."""
+    preset = DMC_CARTPOLE_PRESET
     # The preset has no output limits, so the +-5 clip is added here.
-    feedback = LinearFeedback(np.multiply(gain, preset.gains), preset.setpoint,
-                              low=-dmc.SEED_COMMAND_LIMIT, high=dmc.SEED_COMMAND_LIMIT)
+    feedback = LinearFeedback(np.multiply(variant.gain, preset.gains), preset.setpoint,
+                              low=-SEED_COMMAND_LIMIT, high=SEED_COMMAND_LIMIT)
     actions = ActionMap(env.action_space)
-    if model_name == "oracle":
+    n_state = len(preset.state_scale)
+    if variant.model == "oracle":
         model = OracleModel(env)
     else:
-        model = make_model(model_name, seed=seed,
+        model = make_model(variant.model, seed=seed,
                            input_scale=preset.state_scale + preset.command_scale)
-        model.initialise(len(preset.state_scale), actions.n_command)
-    return Agent(model, feedback, actions, iterations, observation_names=preset.observation_names)
+        model.initialise(n_state, actions.n_command)
+    controller = ForwardModelController(feedback, model, variant.iterations, low=actions.low,
+                                        high=actions.high)
+    return Agent(model, controller, actions, n_state, observation_names=preset.observation_names)
+
+
+def trial_sines(agent, env, seed: int | None) -> np.ndarray:
+    """Run one trial; return sin(angle) from the reset on, ending in NaN if the model diverged."""
+    sines = []
+    try:
+        run_episode(agent, env, seed=seed,
+                    on_start=lambda observation, _: sines.append(observation[SINE]),
+                    on_step=lambda step: sines.append(step.next_observation[SINE]))
+    except (FloatingPointError, ValueError):
+        sines.append(np.nan)  # the model diverged: count the trial as failed
+    return np.array(sines)
 
 
 def run_seed(job):
     """Run one variant on one seed until it passes or the budget is spent."""
     variant, seed, budget = job
-    model_name, iterations, gain = VARIANTS[variant]
     dmc.register()
     env = gymnasium.make(dmc.DMC_CARTPOLE_BALANCE_ID)
-    agent = make_agent(env, model_name, iterations, gain, seed)
+    agent = seed_agent(env, VARIANTS[variant], seed)
     started = time.perf_counter()
     kept, rms, fell, passed_at, streak = [], [], [], None, 0
     for trial in range(budget):
-        observation, _ = env.reset(seed=seed if trial == 0 else None)
-        agent.reset()
-        sines = [observation[SINE]]
-        try:
-            truncated = terminated = False
-            while not (terminated or truncated):
-                action = agent.act(observation)
-                next_observation, _, terminated, truncated, _ = env.step(action)
-                agent.observe(observation, action, next_observation)
-                observation = next_observation
-                sines.append(observation[SINE])
-        except (FloatingPointError, ValueError):
-            sines.append(np.nan)  # the model diverged: count the trial as failed
-        sines = np.array(sines)
-        down = np.flatnonzero(~(np.abs(sines) < dmc.SEED_PASS_SINE))
+        sines = trial_sines(agent, env, seed if trial == 0 else None)
+        down = np.flatnonzero(~(np.abs(sines) < SEED_PASS_SINE))
         up = down.size == 0
         kept.append(up)
         fell.append(None if up else float(down[0]) * env.unwrapped.dt)
@@ -103,21 +127,28 @@ def run_seed(job):
     return variant, seed, passed_at, kept, rms, fell, time.perf_counter() - started
 
 
-def main() -> None:
-    """Run every variant on every seed and print Markdown tables."""
+def pool_map(function, jobs, workers: int) -> list:
+    """Map ``function`` over ``jobs`` in ``workers`` processes (1: in this process), in order."""
+    if workers <= 1:
+        return [function(job) for job in jobs]
+    with ProcessPoolExecutor(workers) as pool:
+        return list(pool.map(function, jobs))
+
+
+def main(argv=None) -> None:
+    """Run every variant on every seed and print Markdown tables (``argv``: default the command line)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--trials", type=int, default=20, help="trial budget per seed")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}, {args.workers} workers")
     started = time.perf_counter()
     jobs = [(v, s, args.trials) for v in VARIANTS for s in range(args.seeds)]
     results = {}
-    with ProcessPoolExecutor(args.workers) as pool:
-        for variant, seed, passed_at, kept, rms, fell, seconds in pool.map(run_seed, jobs):
-            results[variant, seed] = (passed_at, kept, rms, seconds, fell)
+    for variant, seed, passed_at, kept, rms, fell, seconds in pool_map(run_seed, jobs, args.workers):
+        results[variant, seed] = (passed_at, kept, rms, seconds, fell)
 
     print(f"\n### The seed's test on DMC cartpole/balance, seeds 0-{args.seeds - 1}, "
           f"budget {args.trials} trials\n")

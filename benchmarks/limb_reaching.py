@@ -12,46 +12,53 @@ the first episode (session) of a fresh agent per seed and reports, from the true
 
 Agents
 ------
+Every agent is an entry of :data:`VARIANTS`, a frozen dataclass that says what
+it is (``--agents`` picks entries by name):
+
 - ``rls``, ``cerebellum`` (CMAC), ``cerebellum-random``: the library's reaching agent
-  (:func:`cerebellar.control.reaching.reaching_agent`): the seed's forward-model agent,
-  K = 3, internal feedback (Smith predictor) over the delay; on the arm with a delay the
-  model sees the arm through ``ArmFeatures``, gentle PD carries the command until
-  the model's own error across the delay is small (``trust_``; the "model trusted"
-  column is its value at the end of the episode), and the first commands, sent
-  while the agent is blind, carry exploratory noise.
+  (:func:`cerebellar.tasks.reaching.reaching_agent`, settings
+  :data:`~cerebellar.tasks.reaching.DEFAULT_REACHING`): the seed's forward-model
+  agent, K = 3, internal feedback (Smith predictor) over the delay; on the arm
+  with a delay the model sees the arm through ``ArmFeatures``, gentle PD carries
+  the command until the model's own error across the delay is small (``trust_``;
+  the "model trusted" column is its value at the end of the episode), and the
+  first commands, sent while the agent is blind, carry exploratory noise.
 - ``oracle``: the seed's agent with the true dynamics as model.
 - ``feedback``: the preset PD gains, no model.
 - ``tuned-pd``: PD gains searched by differential evolution with the same delay, on
   a reaching score (fraction reached, then settle time), on seeds 1000-1001.
-- Variants investigating the arm-with-delay problem (see ``--variants``):
-  ``+seed`` (the seed's agent as it was: blank model on the raw observation, no
-  safeguards), variants of the library agent ``+corr`` (with the agent's
-  ``correction`` 0.05 on the angles and velocities),
-  ``+nofallback`` (model's controller from the first step), ``+plainmodel`` (the
-  seed's blank model in place of ``ArmFeatures``), ``+babble`` (exploratory noise of
-  1.5 N m added to the gentle fallback while the model is untrusted), ``+noblind``
-  (no exploratory noise while blind), ``+practice``
-  (0.3 s of practice with exploratory noise on a separate arm before the session,
-  ``practised_reaching_agent``), ``+truth@N`` (diagnostic: the model is replaced
-  by the true dynamics after N learned transitions), ``rigid`` (diagnostic, not
-  cerebellar: the arm's exact rigid-body equations with their 8 constants learned by RLS);
-  ``cerebellum-smooth`` (the library agent with the generic smooth cerebellum
-  through ``JointKinematics``, no posture-shaped features); ``oracle[m2*0.8]`` etc. (the true
-  dynamics with a parameter scaled: how much model error the seed's controller
-  tolerates); ``+hold`` (add the command that the model says holds the target);
-  ``+gate`` (model used only once its own delay-span prediction error is small,
-  otherwise PD on the delayed observation with the tuned or softened gains),
-  ``+feat`` (the model also sees ``sin q1``, ``sin(q1 + q2)`` and ``cos(q2) u``),
-  ``+stops`` (no learning from transitions that touch a joint stop),
-  ``+rollout`` (RolloutController, horizon 5).
+- Variants investigating the arm-with-delay problem (:data:`INVESTIGATIONS`,
+  added by ``--variants``): ``rls+seed`` (the seed's agent as it was: blank
+  model on the raw observation, no safeguards); variants of the library agent
+  (:class:`Library`): ``+corr`` (the Smith predictor's correction 0.05 on the
+  angles and velocities), ``+nofallback`` (model's controller from the first
+  step), ``+plainmodel`` (the seed's blank model in place of ``ArmFeatures``),
+  ``+babble`` (exploratory noise of 1.5 N m added to the gentle fallback while
+  the model is untrusted), ``+noblind`` (no exploratory noise while blind),
+  ``+practice`` (0.3 s of practice with exploratory noise on a separate arm
+  before the session, ``practised_reaching_agent``), ``+truth@N`` (diagnostic:
+  the model is replaced by the true dynamics after N learned transitions),
+  ``rigid`` (diagnostic, not cerebellar: the arm's exact rigid-body equations
+  with their 8 constants learned by RLS); ``cerebellum-smooth`` (the library
+  agent with the generic smooth cerebellum through ``JointKinematics``, no
+  posture-shaped features); ``oracle[m2*0.8]`` etc. (:class:`WrongOracle`: the
+  true dynamics with a parameter scaled: how much model error the seed's
+  controller tolerates); and variants of the seed's agent (:class:`SeedAgent`):
+  ``+hold`` (add the command that the model says holds the target), ``+gate``
+  (model used only once its own delay-span prediction error is small,
+  otherwise PD on the delayed observation with softened gains), ``+feat`` (the
+  model also sees ``sin q1``, ``sin(q1 + q2)`` and ``cos(q2) u``), ``+stops`` (no
+  learning from transitions that touch a joint stop), ``+rollout``
+  (RolloutController, horizon 5).
 
 Usage::
 
     python benchmarks/limb_reaching.py [--seeds 0-9] [--envs arm,wrist] [--delays 0,100]
-        [--agents rls,cerebellum,...] [--variants] [--tune] [--workers 1]
+        [--agents rls,cerebellum,...] [--variants] [--tune] [--workers 1] [--steps N]
     python benchmarks/limb_reaching.py --plot-first-reach docs/img/arm_first_reach.png [--plot-seed 4]
 
-Tuned gains are cached in ``/tmp/limb_reaching_tuned_v2.json`` (``--tune`` redoes them).
+Tuned gains are cached in ``/tmp/limb_reaching_tuned_v3.json`` (``--tune-cache``;
+``--tune`` redoes them). ``--steps`` cuts each session short (for a quick check).
 """
 
 from __future__ import annotations
@@ -63,64 +70,51 @@ import math
 import multiprocessing
 import os
 import time
+from dataclasses import dataclass
+from functools import partial
 
 import gymnasium as gym
 import numpy as np
 
 import cerebellar.envs  # noqa: F401  (registers the environments)
-from cerebellar import Agent
-from cerebellar.control import FeedbackAgent, ForwardModelController, LinearFeedback, RolloutController
-from cerebellar.control.reaching import (
+from cerebellar.agent import Agent, FeedbackAgent, SmithPredictor, run_episode
+from cerebellar.control import ForwardModelController, LinearFeedback, RolloutController, TrustGated, pd_gains
+from cerebellar.envs import SensoryDelay
+from cerebellar.models import RLS, make_model
+from cerebellar.models.limb import away_from_stops, integrated_predictor
+from cerebellar.models.oracle import OracleModel
+from cerebellar.tasks import DEFAULT_REACHING, ReachingAgentConfig, get_preset, make_agent
+from cerebellar.tasks.reach_metrics import summarise_reaches
+from cerebellar.tasks.reaching import (
     TOLERANCE,
-    away_from_stops,
-    integrated_predictor,
     oracle_reaching_agent,
     pd_agent,
-    pd_gains,
     practised_reaching_agent,
+    preset_pd,
     reaching_agent,
     run_reaching_episode,
     tune_pd,
 )
-from cerebellar.envs import SensoryDelay
-from cerebellar.evaluate.reaching import summarise_reaches
-from cerebellar.models import RLS, make_model
-from cerebellar.models.oracle import OracleModel
-from cerebellar.presets import get_preset
 
 ENVS = {"arm": "cerebellar/TwoLinkArm-v0", "wrist": "cerebellar/WristStepTracking-v0"}
-BASE_AGENTS = ("rls", "cerebellum", "cerebellum-random", "oracle", "feedback", "tuned-pd")
-VARIANTS = ("rls+gate", "cerebellum-random+gate", "rls+feat", "rls+feat+gate", "rls+stops+gate",
-            "rls+feat+stops+gate", "cerebellum-random+feat+gate", "rls+rollout", "oracle+rollout",
-            "rls+hold", "rls+feat+hold", "oracle+hold", "oracle[m2*0.8]", "oracle[g*0.9]",
-            "oracle[m2*1.25]", "oracle[i1*1.5,i2*1.5]", "rls+seed", "rls+corr", "rls+nofallback",
-            "rls+plainmodel", "cerebellum-smooth", "rls+babble", "cerebellum+babble",
-            "rls+noblind", "cerebellum+noblind",
-            "rls+practice", "cerebellum+practice", "rls+truth@30", "rls+truth@50", "rls+truth@80",
-            "rigid")
-#: Parts of the library's delayed-arm agent that a variant can change.
-ABLATIONS = {"corr", "nofallback", "plainmodel", "babble", "noblind", "practice"}
-#: The ``+babble`` variant: exploratory noise (N m) on every fallback command while untrusted.
+#: The ``+babble`` variants: exploratory noise (N m) on every fallback command while untrusted.
 UNTRUSTED_BABBLING = 1.5
 TUNE_SEEDS = (1000, 1001)
-TUNE_CACHE = "/tmp/limb_reaching_tuned_v2.json"
+TUNE_CACHE = "/tmp/limb_reaching_tuned_v3.json"
 
 
-def make_env(env_key: str, delay_ms: float):
-    """Return the environment, wrapped in a sensory delay when ``delay_ms > 0``."""
-    env = gym.make(ENVS[env_key])
+def make_env(env_key: str, delay_ms: float, steps: int | None = None):
+    """Return the environment, wrapped in a sensory delay when ``delay_ms > 0``.
+
+    ``steps`` ends the session after that many steps (None: the environment's length).
+    """
+    env = gym.make(ENVS[env_key], **({"max_episode_steps": int(steps)} if steps else {}))
     return SensoryDelay(env, delay_ms=delay_ms) if delay_ms else env
 
 
 def delay_of(env) -> int:
     """Return the delay in steps of an environment made by :func:`make_env`."""
     return int(getattr(env, "delay_steps", 0))
-
-
-def preset_pd(env_key: str) -> tuple[np.ndarray, np.ndarray]:
-    """Return the preset's ``(Kp, Kd)`` per joint."""
-    gains = np.asarray(get_preset(ENVS[env_key]).gains)
-    return np.array([gains[0, 0], gains[1, 1]]), np.array([gains[0, 2], gains[1, 3]])
 
 
 # --------------------------------------------------------------------------- models
@@ -260,22 +254,6 @@ class GatedAgent(Agent):
         """Start a new episode (the reliability record is kept, the pending estimates not)."""
         super().reset()
         self._pending.clear()
-
-
-def tuned_pd(env_key: str, delay_ms: float, generations: int = 15, retune: bool = False) -> dict:
-    """Return the tuned PD parameters for a task (:func:`~cerebellar.control.reaching.tune_pd`), cached."""
-    cache = {}
-    if os.path.exists(TUNE_CACHE):
-        with open(TUNE_CACHE) as handle:
-            cache = json.load(handle)
-    key = f"{env_key}-{int(delay_ms)}"
-    if key not in cache or retune:
-        cache[key] = tune_pd(lambda: make_env(env_key, delay_ms), seeds=TUNE_SEEDS,
-                             generations=generations)
-        print(f"tuned {key}: {json.dumps(cache[key])}", flush=True)
-        with open(TUNE_CACHE, "w") as handle:
-            json.dump(cache, handle)
-    return cache[key]
 
 
 class HoldController:
@@ -436,101 +414,265 @@ class TruthAfter:
         return self.learned.learn(state, command, next_state)
 
 
-def build_agent(name: str, env, env_key: str, delay_ms: float, seed: int):
-    """Build agent ``name`` (a base agent or a ``+``-variant) for ``env``."""
-    d = delay_of(env)
-    if name == "feedback":
+def tuned_pd(env_key: str, delay_ms: float, generations: int = 15, retune: bool = False,
+             cache: str = TUNE_CACHE) -> dict:
+    """Return the tuned PD gains ``{"kp", "kd"}`` of a task, cached.
+
+    The gains are searched by :func:`~cerebellar.tasks.reaching.tune_pd`; the cache
+    (JSON) holds each task's :class:`~cerebellar.tasks.TuningResult` as a dict.
+    """
+    results = {}
+    if os.path.exists(cache):
+        with open(cache) as handle:
+            results = json.load(handle)
+    key = f"{env_key}-{int(delay_ms)}"
+    if key not in results or retune:
+        result = tune_pd(lambda: make_env(env_key, delay_ms), seeds=TUNE_SEEDS, generations=generations)
+        results[key] = result.to_dict()
+        print(f"tuned {key}: {json.dumps(results[key])}", flush=True)
+        with open(cache, "w") as handle:
+            json.dump(results, handle)
+    return results[key]["params"]
+
+
+def use_model(agent: Agent, model) -> None:
+    """Put ``model`` in the place of a library agent's model: its own, its controller's, its fallback's."""
+    agent.model = model
+    controller = agent.controller
+    parts = [controller]
+    if isinstance(controller, TrustGated):
+        parts = [controller.controller, controller.fallback]
+    for part in parts:
+        # Babbling wraps the gentle fallback (which, with K = 0, never consults its model).
+        getattr(part, "inner", part).model = model
+
+
+def hold_controller(model, feedback, actions) -> HoldController:
+    """Return :class:`HoldController` (K = 3) for an agent's model, feedback and actions."""
+    return HoldController(feedback, model, 3, actions.low, actions.high)
+
+
+def rollout_controller(model, feedback, actions) -> RolloutController:
+    """Return a :class:`~cerebellar.control.RolloutController` (horizon 5, K = 3)."""
+    return RolloutController(feedback, model, horizon=5, iterations=3, low=actions.low, high=actions.high)
+
+
+#: The seed's agent's controller, by name: the seed's refinement (None: the default), or a factory.
+CONTROLLERS = {"refine": None, "hold": hold_controller, "rollout": rollout_controller}
+
+
+# --------------------------------------------------------------------------- the variants
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One agent of the benchmark, as data; :meth:`build` returns a fresh one for an environment.
+
+    Attributes
+    ----------
+    name : str
+        Its name in ``--agents`` and in the tables.
+    """
+
+    name: str
+
+    #: Whether :meth:`build` needs the task's tuned PD gains.
+    needs_tuning = False
+
+    def build(self, env, env_key: str, delay_ms: float, seed: int, tuned: dict | None = None):
+        """Return a fresh agent for ``env`` (``tuned``: the task's tuned PD gains, if it needs them)."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class PD(Variant):
+    """Plain PD on the observation as it arrives, no model: the preset gains, or ``tuned`` ones."""
+
+    tuned: bool = False
+
+    @property
+    def needs_tuning(self) -> bool:  # noqa: D102
+        return self.tuned
+
+    def build(self, env, env_key, delay_ms, seed, tuned=None):  # noqa: D102
+        if self.tuned:
+            return pd_agent(env, tuned)
         return FeedbackAgent.for_env(env, get_preset(ENVS[env_key]).gains)
-    if name == "tuned-pd":
-        return pd_agent(env, tuned_pd(env_key, delay_ms))
-    if name in ("rls", "cerebellum", "cerebellum-random", "cerebellum-smooth", "nlms"):
-        return reaching_agent(env, name, seed=seed, delay_steps=d)
-    if name == "oracle":
-        return oracle_reaching_agent(env, delay_steps=d)
-    if name.split("+")[0] in ("rls", "cerebellum") and set(name.split("+")[1:]) <= ABLATIONS:
-        # The library agent with parts of the delayed-arm machinery taken out.
-        base, *mods = name.split("+")
-        if "practice" in mods:
-            agent = practised_reaching_agent(env, lambda: make_env(env_key, delay_ms), base,
-                                             seed=seed, delay_steps=d)
+
+
+@dataclass(frozen=True)
+class Library(Variant):
+    """The library's reaching agent (:func:`~cerebellar.tasks.reaching.reaching_agent`), possibly changed.
+
+    Attributes
+    ----------
+    model : str
+        Its model's name; ``"oracle"``: the true dynamics
+        (:func:`~cerebellar.tasks.reaching.oracle_reaching_agent`).
+    config : ReachingAgentConfig
+        Its settings.
+    practice : bool
+        Practise before the session (:func:`~cerebellar.tasks.reaching.practised_reaching_agent`).
+    correction : float
+        The Smith predictor's bias correction on the angles and velocities (0: none).
+    truth_after : int, optional
+        Diagnostic: the model becomes the true dynamics after this many learned transitions.
+    rigid : bool
+        Diagnostic: the model is :class:`RigidBodyModel` (the arm's equations, constants learned).
+    """
+
+    model: str = "rls"
+    config: ReachingAgentConfig = DEFAULT_REACHING
+    practice: bool = False
+    correction: float = 0.0
+    truth_after: int | None = None
+    rigid: bool = False
+
+    def build(self, env, env_key, delay_ms, seed, tuned=None):  # noqa: D102
+        d = delay_of(env)
+        if self.model == "oracle":
+            return oracle_reaching_agent(env, delay_steps=d, config=self.config)
+        if self.practice:
+            agent = practised_reaching_agent(env, partial(make_env, env_key, delay_ms), self.model, seed=seed,
+                                             delay_steps=d, config=self.config)
         else:
-            babbling = 0.0 if "noblind" in mods else UNTRUSTED_BABBLING if "babble" in mods else None
-            agent = reaching_agent(env, base, seed=seed, delay_steps=d, babbling=babbling,
-                                   babbling_steps=10**9 if "babble" in mods else None)
-        if "corr" in mods:
-            agent.correction = 0.05
-            agent._corrected[:] = [True, True, True, True, False, False]
-        if "nofallback" in mods:
-            agent.fallback = None
-        if "plainmodel" in mods:
-            # The seed's blank model in place of ArmFeatures (with the same safeguards).
-            model = make_model(base, seed=seed, input_scale=tuple(get_preset(ENVS[env_key]).state_scale)
-                               + tuple(get_preset(ENVS[env_key]).command_scale))
+            agent = reaching_agent(env, self.model, seed=seed, delay_steps=d, config=self.config)
+        if self.correction and agent.internal_feedback is not None:
+            agent.internal_feedback = SmithPredictor(d, agent.n_state, self.correction,
+                                                     corrected_channels=(0, 1, 2, 3))
+        if self.rigid:
+            use_model(agent, RigidBodyModel(env.unwrapped.params))
+        if self.truth_after is not None:
+            use_model(agent, TruthAfter(agent.model, OracleModel(env), self.truth_after))
+        return agent
+
+
+@dataclass(frozen=True)
+class SeedAgent(Variant):
+    """The seed's agent (a blank model on the raw observation refining the preset PD, K = 3), changed.
+
+    Attributes
+    ----------
+    model : str
+        Its model's name; ``"oracle"``: the true dynamics.
+    features : bool
+        The model sees :class:`FeatureModel`'s posture-dependent features.
+    stops : bool
+        The model does not learn transitions that touch a joint stop (:class:`StopFilter`).
+    gate : bool
+        :class:`GatedAgent`: the model is used only once it predicts well across the
+        delay, otherwise PD with 5% of the preset gains on the delayed observation.
+    controller : str
+        A key of :data:`CONTROLLERS`: ``"refine"`` (the seed's), ``"hold"`` or ``"rollout"``.
+    """
+
+    model: str = "rls"
+    features: bool = False
+    stops: bool = False
+    gate: bool = False
+    controller: str = "refine"
+
+    def build(self, env, env_key, delay_ms, seed, tuned=None):  # noqa: D102
+        d = delay_of(env)
+        preset = get_preset(ENVS[env_key])
+        if self.model == "oracle":
+            model = OracleModel(env)
+        elif self.features:
+            extra_state = (1.0, 1.0)
+            inner_scale = tuple(preset.state_scale) + extra_state + tuple(preset.command_scale) * 2
+            inner = RLS(input_scale=inner_scale) if self.model == "rls" else make_model(
+                self.model, seed=seed, input_scale=inner_scale)
+            model = FeatureModel(inner)
+        else:
+            model = make_model(self.model, seed=seed,
+                               input_scale=tuple(preset.state_scale) + tuple(preset.command_scale))
             model.initialise(6, 2)
-            agent.model = agent.controller.model = model
-            if agent.fallback is not None:
-                agent.fallback.model = model
-        return agent
-    if name == "rigid":
-        agent = reaching_agent(env, "rls", seed=seed, delay_steps=d)
-        model = RigidBodyModel(env.unwrapped.params)
-        agent.model = agent.controller.model = model
-        if agent.fallback is not None:
-            agent.fallback.model = model
-        return agent
-    if "+truth@" in name:
-        # Diagnostic: the library agent whose model becomes the true dynamics after
-        # n learned transitions (how soon must a model be right for the first reach?).
-        base, after = name.split("+truth@")
-        agent = reaching_agent(env, base, seed=seed, delay_steps=d)
-        swap = TruthAfter(agent.model, OracleModel(env), int(after))
-        agent.model = agent.controller.model = swap
-        if agent.fallback is not None:
-            agent.fallback.model = swap
-        return agent
-    if name.startswith("oracle["):
-        # e.g. oracle[m2*0.8,g*0.9]: the true dynamics with scaled parameters.
-        params = env.unwrapped.params
-        changes = {}
-        for item in name[len("oracle["):-1].split(","):
-            field, factor = item.split("*")
-            changes[field] = getattr(params, field) * float(factor)
-        return Agent.for_env(env, model=PerturbedOracle(env_key, **changes), iterations=3,
-                             delay_steps=d)
-    base, *mods = name.split("+")
-    preset = get_preset(ENVS[env_key])
-    scale = tuple(preset.state_scale) + tuple(preset.command_scale)
-    if base == "oracle":
-        model = OracleModel(env)
-    elif "feat" in mods:
-        extra_state = (1.0, 1.0)
-        inner_scale = tuple(preset.state_scale) + extra_state + tuple(preset.command_scale) * 2
-        inner = RLS(input_scale=inner_scale) if base == "rls" else make_model(
-            base, seed=seed, input_scale=inner_scale)
-        model = FeatureModel(inner)
-    else:
-        model = make_model(base, seed=seed, input_scale=scale)
-        model.initialise(6, 2)
-    if "stops" in mods:
-        params = env.unwrapped.params
-        model = StopFilter(model, params.angle_low, params.angle_high)
-    if "gate" in mods:
+        if self.stops:
+            params = env.unwrapped.params
+            model = StopFilter(model, params.angle_low, params.angle_high)
+        agent = make_agent(env, model=model, iterations=3, delay_steps=d,
+                           controller=CONTROLLERS[self.controller])
+        if not self.gate:
+            return agent
         # A gentle fallback: 5% of the preset gains, stable under the delay (the
         # limb sags, but it does not flail into its stops).
-        kp, kd = preset_pd(env_key)
-        kp, kd = kp * 0.05, kd * 0.05
-        template = Agent.for_env(env, model=model, iterations=3, delay_steps=d)
-        agent = GatedAgent(model, template.feedback, template.actions, 3, delay_steps=d,
-                           fallback=LinearFeedback(pd_gains(kp, kd)))
-    else:
-        agent = Agent.for_env(env, model=model, iterations=3, delay_steps=d)
-    if "hold" in mods:
-        agent.controller = HoldController(agent.feedback, model, 3, agent.actions.low,
-                                          agent.actions.high)
-    if "rollout" in mods:
-        agent.controller = RolloutController(agent.feedback, model, horizon=5, iterations=3,
-                                             low=agent.actions.low, high=agent.actions.high)
-    return agent
+        kp, kd = preset_pd(env)
+        return GatedAgent(agent.model, agent.controller, agent.actions, agent.n_state,
+                          internal_feedback=agent.internal_feedback,
+                          fallback=LinearFeedback(pd_gains(kp * 0.05, kd * 0.05)))
+
+
+@dataclass(frozen=True)
+class WrongOracle(Variant):
+    """The seed's agent through the true dynamics with some parameters scaled: a known model error.
+
+    Attributes
+    ----------
+    scale : tuple of (str, float)
+        ``(field, factor)`` pairs: each plant parameter ``field`` times ``factor``.
+    """
+
+    scale: tuple[tuple[str, float], ...] = ()
+
+    def build(self, env, env_key, delay_ms, seed, tuned=None):  # noqa: D102
+        params = env.unwrapped.params
+        changes = {field: getattr(params, field) * factor for field, factor in self.scale}
+        return make_agent(env, model=PerturbedOracle(env_key, **changes), iterations=3,
+                          delay_steps=delay_of(env))
+
+
+#: The library agent's settings in the ``+noblind`` and ``+babble`` variants.
+NO_BLIND = dataclasses.replace(DEFAULT_REACHING, babbling=0.0)
+BABBLE_UNTRUSTED = dataclasses.replace(DEFAULT_REACHING, babbling=UNTRUSTED_BABBLING, babbling_steps=10**9)
+
+#: The agents of the main tables.
+BASE = (
+    Library("rls", "rls"),
+    Library("cerebellum", "cerebellum"),
+    Library("cerebellum-random", "cerebellum-random"),
+    Library("oracle", "oracle"),
+    PD("feedback"),
+    PD("tuned-pd", tuned=True),
+)
+#: The variants investigating the arm-with-delay problem (``--variants``).
+INVESTIGATING = (
+    SeedAgent("rls+gate", "rls", gate=True),
+    SeedAgent("cerebellum-random+gate", "cerebellum-random", gate=True),
+    SeedAgent("rls+feat", "rls", features=True),
+    SeedAgent("rls+feat+gate", "rls", features=True, gate=True),
+    SeedAgent("rls+stops+gate", "rls", stops=True, gate=True),
+    SeedAgent("rls+feat+stops+gate", "rls", features=True, stops=True, gate=True),
+    SeedAgent("cerebellum-random+feat+gate", "cerebellum-random", features=True, gate=True),
+    SeedAgent("rls+rollout", "rls", controller="rollout"),
+    SeedAgent("oracle+rollout", "oracle", controller="rollout"),
+    SeedAgent("rls+hold", "rls", controller="hold"),
+    SeedAgent("rls+feat+hold", "rls", features=True, controller="hold"),
+    SeedAgent("oracle+hold", "oracle", controller="hold"),
+    WrongOracle("oracle[m2*0.8]", (("m2", 0.8),)),
+    WrongOracle("oracle[g*0.9]", (("g", 0.9),)),
+    WrongOracle("oracle[m2*1.25]", (("m2", 1.25),)),
+    WrongOracle("oracle[i1*1.5,i2*1.5]", (("i1", 1.5), ("i2", 1.5))),
+    SeedAgent("rls+seed", "rls"),
+    Library("rls+corr", "rls", correction=0.05),
+    Library("rls+nofallback", "rls", dataclasses.replace(DEFAULT_REACHING, fallback=False)),
+    Library("rls+plainmodel", "rls", dataclasses.replace(DEFAULT_REACHING, features="plain")),
+    Library("cerebellum-smooth", "cerebellum-smooth"),
+    Library("rls+babble", "rls", BABBLE_UNTRUSTED),
+    Library("cerebellum+babble", "cerebellum", BABBLE_UNTRUSTED),
+    Library("rls+noblind", "rls", NO_BLIND),
+    Library("cerebellum+noblind", "cerebellum", NO_BLIND),
+    Library("rls+practice", "rls", practice=True),
+    Library("cerebellum+practice", "cerebellum", practice=True),
+    Library("rls+truth@30", "rls", truth_after=30),
+    Library("rls+truth@50", "rls", truth_after=50),
+    Library("rls+truth@80", "rls", truth_after=80),
+    Library("rigid", "rls", rigid=True),
+)
+#: Every agent, by name (``--agents``); ``nlms`` is the library agent with NLMS
+#: (on the delayed arm it fails: its structured model takes only RLS and the cerebellums).
+VARIANTS: dict[str, Variant] = {v.name: v for v in (*BASE, *INVESTIGATING, Library("nlms", "nlms"))}
+BASE_AGENTS = tuple(v.name for v in BASE)
+INVESTIGATIONS = tuple(v.name for v in INVESTIGATING)
 
 
 # --------------------------------------------------------------------------- running
@@ -546,12 +688,13 @@ def all_held(reaches) -> bool:
 
 
 def run_job(job) -> dict:
-    """Run one ``(env_key, delay_ms, agent_name, seed)`` job; return its record."""
-    env_key, delay_ms, name, seed = job
-    env = make_env(env_key, delay_ms)
+    """Run one ``(env_key, delay_ms, agent_name, seed, steps, tuned)`` job; return its record."""
+    env_key, delay_ms, name, seed, steps, tuned = job
+    env = make_env(env_key, delay_ms, steps)
     started = time.perf_counter()
+    agent = None
     try:
-        agent = build_agent(name, env, env_key, delay_ms, seed)
+        agent = VARIANTS[name].build(env, env_key, delay_ms, seed, tuned)
         reaches, truths = run_reaching_episode(env, agent, seed)
         failure = None
     except (FloatingPointError, ValueError, np.linalg.LinAlgError) as error:
@@ -561,7 +704,7 @@ def run_job(job) -> dict:
               "all8": env_key == "wrist" and truths is not None and all_held(reaches)}
     if isinstance(agent, GatedAgent) and failure is None:
         record["trusted"] = agent.trusted_steps / max(agent.steps, 1)
-    elif getattr(agent, "fallback", None) is not None and failure is None:
+    elif isinstance(getattr(agent, "controller", None), TrustGated) and failure is None:
         record["trusted"] = agent.trust_  # at the end of the episode
     return record
 
@@ -611,17 +754,17 @@ def print_table(records, env_key: str, seeds) -> None:
 
 def first_reach_trace(agent, env, seed: int, steps: int = 150) -> dict:
     """Run ``steps`` steps of a session; return per-step true angles, targets, torques and trust."""
-    observation, info = env.reset(seed=seed)
-    agent.reset()
-    truths, torques, trust = [info.get("true_observation", observation)], [], []
-    for _ in range(steps):
-        action = agent.act(observation)
-        next_observation, _, _, _, info = env.step(action)
-        agent.observe(observation, action, next_observation)
-        truths.append(info.get("true_observation", next_observation))
-        torques.append(np.asarray(action, dtype=np.float64))
-        trust.append(getattr(agent, "trust_", 1.0) if getattr(agent, "fallback", None) else 1.0)
-        observation = next_observation
+    truths, torques, trust = [], [], []
+
+    def start(observation, info):
+        truths.append(info.get("true_observation", observation))
+
+    def step(step):
+        truths.append(step.info.get("true_observation", step.next_observation))
+        torques.append(np.asarray(step.action, dtype=np.float64))
+        trust.append(getattr(agent, "trust_", 1.0))
+
+    run_episode(agent, env, seed=seed, max_steps=steps, on_start=start, on_step=step)
     return {"truths": np.array(truths), "torques": np.array(torques), "trust": np.array(trust)}
 
 
@@ -636,7 +779,7 @@ def plot_first_reach(path: str, seed: int) -> None:
     traces = {}
     for label, name in agents.items():
         env = make_env("arm", 100.0)
-        traces[label] = first_reach_trace(build_agent(name, env, "arm", 100.0, seed), env, seed)
+        traces[label] = first_reach_trace(VARIANTS[name].build(env, "arm", 100.0, seed), env, seed)
     dt = gym.make(ENVS["arm"]).unwrapped.params.dt
     figure, axes = plt.subplots(4, 1, sharex=True, figsize=(8, 8.5))
     colours = {"rls, blank": "tab:red", "rls after 0.3 s practice": "tab:blue", "oracle": "0.3"}
@@ -675,35 +818,45 @@ def parse_seeds(text: str) -> list[int]:
     return [int(s) for s in text.split(",")]
 
 
-def main() -> None:
-    """Parse the command line, tune if asked, run the jobs, print the tables."""
+def main(argv=None) -> None:
+    """Parse the arguments (default: the command line), tune if asked, run the jobs, print the tables."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", default="0-9", help="evaluation seeds, e.g. 0-9 or 0,3")
     parser.add_argument("--envs", default="arm,wrist")
     parser.add_argument("--delays", default="0,100", help="sensory delays in ms")
-    parser.add_argument("--agents", default=",".join(BASE_AGENTS))
+    parser.add_argument("--agents", default=",".join(BASE_AGENTS),
+                        help=f"agents, by name: {', '.join(VARIANTS)}")
     parser.add_argument("--variants", action="store_true", help="add the arm-with-delay fixes")
     parser.add_argument("--tune", action="store_true", help="(re)tune the PD opponent first")
     parser.add_argument("--generations", type=int, default=15)
+    parser.add_argument("--tune-cache", default=TUNE_CACHE, help="JSON cache of the tuned PD gains")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="end each session after this many steps (default: the whole session)")
     parser.add_argument("--plot-first-reach", metavar="PNG", default=None,
                         help="only plot the first reach on the delayed arm (blank, practised, oracle)")
     parser.add_argument("--plot-seed", type=int, default=4, help="seed of that plot")
     parser.add_argument("--workers", type=int, default=1,
                         help="processes for the runs (1: in this process)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.plot_first_reach:
         plot_first_reach(args.plot_first_reach, args.plot_seed)
         return
     seeds = parse_seeds(args.seeds)
     envs = args.envs.split(",")
     delays = [float(d) for d in args.delays.split(",")]
-    agents = args.agents.split(",") + (list(VARIANTS) if args.variants else [])
-    if "tuned-pd" in agents or args.tune:
-        # Tuned before the runs (one process), so that the runs only read the cache.
+    agents = args.agents.split(",") + (list(INVESTIGATIONS) if args.variants else [])
+    unknown = [name for name in agents if name not in VARIANTS]
+    if unknown:
+        parser.error(f"unknown agents {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
+    tuned = {}
+    if any(VARIANTS[name].needs_tuning for name in agents) or args.tune:
+        # Tuned before the runs (one process), so that the runs only receive the gains.
         for env_key in envs:
             for delay in delays:
-                tuned_pd(env_key, delay, args.generations, retune=args.tune)
-    jobs = [(e, d, a, s) for e in envs for d in delays for a in agents for s in seeds]
+                tuned[env_key, delay] = tuned_pd(env_key, delay, args.generations, retune=args.tune,
+                                                 cache=args.tune_cache)
+    jobs = [(e, d, a, s, args.steps, tuned.get((e, d)) if VARIANTS[a].needs_tuning else None)
+            for e in envs for d in delays for a in agents for s in seeds]
     started = time.perf_counter()
     if args.workers > 1:
         with multiprocessing.Pool(args.workers) as pool:

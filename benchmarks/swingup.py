@@ -7,7 +7,7 @@ reached, so a feedback law regulating one observed channel cannot solve them:
 - ``Acrobot-v1`` (Discrete(3), torques -1/0/+1; acceptance: return >= -100 by episode 5),
 - ``MountainCarContinuous-v0`` (acceptance: return >= 90 by episode 5).
 
-Per task and seed, in the same run (agents from :mod:`cerebellar.control.swingup`):
+Per task and seed, in the same run (agents from :mod:`cerebellar.tasks.swingup`):
 
 - **learned**: a blank ``cerebellum-smooth`` model (dense random-Fourier granule
   layer, least-squares Purkinje/nuclear readout, angle pairs learned as
@@ -72,14 +72,14 @@ import platform
 import gymnasium as gym
 import numpy as np
 
-from cerebellar.control.swingup import (
+from cerebellar.agent import run_episodes
+from cerebellar.tasks.swingup import (
     SWINGUP_ENV_IDS,
     learned_agent,
     no_model_agent,
     oracle_agent,
     tune_no_model,
 )
-from cerebellar.runner import run_episodes
 
 SHORT_NAMES = dict(zip(("pendulum", "acrobot", "mountaincar"), SWINGUP_ENV_IDS, strict=True))
 EPISODES = {"Pendulum-v1": 10, "Acrobot-v1": 5, "MountainCarContinuous-v0": 5}
@@ -109,9 +109,10 @@ def run_task(env_id: str, agents, seeds, episodes: int, model: str):
     """Run every agent on ``env_id`` for each seed; return rows and notes."""
     rows, notes = {}, {}
     if "no-model" in agents:
-        params = tune_no_model(env_id)
-        notes["no-model"] = (f"gains {params['gains']} from a grid of {params['grid_size']} "
-                             f"({params['episodes']} trial episodes, seeds 1000-1002)")
+        tuned = tune_no_model(env_id)
+        params = tuned.params
+        notes["no-model"] = (f"gains {params['gains']} from a grid of {tuned.details['grid_size']} "
+                             f"({tuned.episodes} trial episodes, seeds 1000-1002)")
     for name in agents:
         per_seed = []
         for seed in seeds:
@@ -173,7 +174,8 @@ def print_tables(env_id: str, rows, notes, episodes: int) -> None:
     print()
 
 
-def main() -> None:
+def main(argv=None) -> None:
+    """Run the tasks and print the tables (``argv``: the arguments, default the command line)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tasks", nargs="+", default=list(SHORT_NAMES), choices=list(SHORT_NAMES))
     parser.add_argument("--agents", nargs="+", default=["learned", "oracle", "no-model"],
@@ -181,7 +183,7 @@ def main() -> None:
     parser.add_argument("--seeds", default="0:5", help="A:B runs seeds A to B-1")
     parser.add_argument("--episodes", type=int, default=None, help="default: 10 (pendulum), 5 (others)")
     parser.add_argument("--model", default="cerebellum-smooth", help="the learned agent's model")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     start, stop = (int(x) for x in args.seeds.split(":"))
     print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"numpy {np.__version__}, gymnasium {gym.__version__}\n")

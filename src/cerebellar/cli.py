@@ -32,7 +32,7 @@ from .models import MODEL_NAMES
 from .tasks import CARTPOLE_SUITES, SUITES, TASKS, make_agent, resolve_tasks, task_for_env
 
 #: Steps of trace kept in memory per run for the plot (the CSV gets every step).
-RECORDED_STEPS = 100_000
+RECORDED_STEPS = 50_000
 #: Frames written to a ``--video`` at most.
 VIDEO_FRAMES = 1000
 CONTROLLERS = ("seed", "rollout", "mppi")
