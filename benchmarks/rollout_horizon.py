@@ -10,7 +10,7 @@ it), first episode only, K = 3 refinement sweeps:
    {1, 2, 5, 10, 20}: balanced (all 1000 steps), median length, and median RMS
    of the true pole angle from step 200 on (as the suite measures it);
 2. slow plants with the no-model feedback laws of
-   :mod:`cerebellar.control.swingup` as the controller C: MountainCarContinuous-v0
+   :mod:`cerebellar.tasks.swingup` as the controller C: MountainCarContinuous-v0
    (velocity feedback; the tuned gains, and a weak gain that alone never
    reaches the goal) and Pendulum-v1 (energy pumping with a linear catch,
    tuned gains), for H in {1, 5, 20}, with the feedback alone (K = 0) as
@@ -73,7 +73,7 @@ def _run_first_episode(agent, env, seed: int):
 
 @dataclass(frozen=True)
 class SlowPlant:
-    """One slow-plant variant: a Gymnasium task of :mod:`cerebellar.control.swingup` and its gains.
+    """One slow-plant variant: a Gymnasium task of :mod:`cerebellar.tasks.swingup` and its gains.
 
     Attributes
     ----------
