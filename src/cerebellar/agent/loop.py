@@ -170,17 +170,21 @@ class _Recorder:
         self.truths.append(step.info.get("true_observation", step.next_observation))
 
     def trace(self, outcome: EpisodeOutcome) -> EpisodeTrace:
+        rewards = self.rewards.array()[:, 0]
+        # With every step kept, the return is numpy's sum of the rewards (pairwise, as
+        # traces have always summed it); a capped trace keeps the loop's running sum.
+        total = float(rewards.sum()) if len(rewards) == outcome.length else outcome.total_return
         return EpisodeTrace(
             observations=self.observations.array(),
             commands=self.commands.array(),
             applied=self.applied.array(),
-            rewards=self.rewards.array()[:, 0],
+            rewards=rewards,
             prediction_errors=self.errors.array(),
             terminated=outcome.terminated,
             truncated=outcome.truncated,
             true_observations=self.truths.array(),
             length=outcome.length,
-            total_return=outcome.total_return,
+            total_return=total,
         )
 
 
