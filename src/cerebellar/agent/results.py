@@ -193,9 +193,9 @@ class RunResult:
             channels = _default_channels(names)
         targets = {i: names.index(name.replace(" angle", " target")) for i, name in enumerate(names)
                    if " angle" in name and name.replace(" angle", " target") in names}
-        # A long run is drawn from every k-th step (at most ~20,000 points a line):
-        # a figure cannot show more, and drawing a million points costs hundreds of MB.
-        stride = max(1, observations.shape[0] // 20_000)
+        # A long run is drawn from every k-th step (at most ~5,000 points a line, more than
+        # the figure has pixels): drawing a million points costs hundreds of MB.
+        stride = max(1, observations.shape[0] // 5_000)
         time = np.arange(observations.shape[0])[::stride]
         observations, commands, applied = observations[::stride], commands[::stride], applied[::stride]
         errors = errors[::stride]
