@@ -251,3 +251,180 @@ def test_interrupted_save_keeps_the_old_file(tmp_path, monkeypatch):
 def test_checkpoint_error_is_exported_and_a_value_error():
     assert cerebellar.CheckpointError is CheckpointError
     assert issubclass(CheckpointError, ValueError)
+
+
+# -- every array is validated -------------------------------------------------------------
+
+
+def tampered(tmp_path, checkpoint, **changes):
+    """Rewrite ``checkpoint`` with some arrays replaced (None: removed); return the new path."""
+    data = contents(checkpoint)
+    for key, value in changes.items():
+        if value is None:
+            del data[key]
+        else:
+            data[key] = value
+    path = tmp_path / "tampered.npz"
+    np.savez(path, **data)
+    return path
+
+
+def with_entry(array, index, value):
+    array = np.array(array, copy=True)
+    array[index] = value
+    return array
+
+
+@pytest.mark.parametrize(
+    ("name", "change", "message"),
+    [
+        # wrong shapes, including ones consistent with nothing else in the file
+        ("rls", {"mossy_mean_square": np.ones(7)}, "mossy_mean_square.*shape"),
+        ("rls", {"weights": np.zeros((2, 5))}, "weights.*shape"),
+        ("rls", {"covariance": np.eye(5)}, "covariance.*shape"),
+        ("rls", {"n_state": np.array([2])}, "n_state.*shape"),
+        ("rls", {"n_state": np.array(3)}, "mossy_mean_square.*shape"),
+        ("cerebellum", {"cmac_salt": np.zeros(3, dtype=np.int64)}, "cmac_salt.*shape"),
+        # wrong dtypes
+        ("rls", {"weights": np.zeros((2, 4), dtype=complex)}, "weights.*complex"),
+        ("rls", {"covariance": np.eye(4).astype(int)}, "covariance.*dtype"),
+        ("rls", {"n_learned": np.array(50.0)}, "n_learned.*integer"),
+        ("cerebellum", {"cmac_multipliers": np.ones(3)}, "cmac_multipliers.*integer"),
+        ("rls", {"weights": np.zeros((2, 4), dtype=bool)}, "weights.*dtype"),
+        # out of range
+        ("nlms", {"mossy_mean_square": np.array([1.0, -0.5, 1.0])}, "mossy_mean_square.*negative"),
+        ("rls", {"mossy_mean_square": np.array([1.0, 2.0, 1.0])}, "mossy_mean_square.*fixed input scale"),
+        ("rls", {"n_learned": np.array(-1)}, "n_learned.*at least 0"),
+        ("nlms", {"mossy_count": np.array(-3)}, "mossy_count.*at least 0"),
+        ("rls", {"n_command": np.array(0)}, "n_command.*at least 1"),
+        ("rls", {"covariance": with_entry(np.eye(4), (0, 3), 0.5)}, "covariance.*not symmetric"),
+        ("rls", {"covariance": -np.eye(4)}, "covariance.*positive semi-definite"),
+        ("rls", {"covariance": 1e9 * np.eye(4)}, "covariance.*trace cap"),
+        ("cerebellum", {"nuclear_covariance": with_entry(np.eye(4), (1, 2), 1.0)}, "nuclear_covariance"),
+        ("cerebellum-smooth", {"covariance": None}, "covariance.*missing"),
+        # missing and unexpected arrays
+        ("rls", {"n_learned": None}, "n_learned.*missing"),
+        ("nlms", {"mossy_mean_square": None}, "mossy_mean_square.*missing"),
+        ("rls", {"extra": np.zeros(2)}, "unexpected arrays.*extra"),
+    ],
+)
+def test_tampered_arrays_are_refused(tmp_path, name, change, message):
+    checkpoint = trained(name).save(tmp_path / "model.npz")
+    path = tampered(tmp_path, checkpoint, **change)
+    model_class = type(make_model(name))
+    for loader in (load, model_class.load):
+        with pytest.raises(CheckpointError, match=message):
+            loader(path)
+
+
+def test_a_checkpoint_from_float32_and_int32_arrays_still_loads(tmp_path, checkpoint):
+    # Other real dtypes are converted, as before (the dtype kind is what is checked).
+    data = contents(checkpoint)
+    path = tampered(tmp_path, checkpoint, n_learned=data["n_learned"].astype(np.int32),
+                    mossy_count=data["mossy_count"].astype(np.uint8))
+    np.testing.assert_array_equal(load(path).predict(*PROBE), trained().predict(*PROBE))
+
+
+def npy_bytes(array):
+    import io
+
+    stream = io.BytesIO()
+    np.lib.format.write_array(stream, array)
+    return stream.getvalue()
+
+
+def rewrite_member(path, key, change):
+    """Rewrite one .npy member's bytes with ``change``, keeping the zip itself valid (CRCs recomputed)."""
+    import zipfile
+
+    members = {k: npy_bytes(v) for k, v in contents(path).items()}
+    members[key] = change(members[key])
+    with zipfile.ZipFile(path, "w") as archive:
+        for k, data in members.items():
+            archive.writestr(k + ".npy", data)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda b: b.replace(b"{'descr'", b"{'''descr'", 1),  # tokenize.TokenError before the fix
+        lambda b: b.replace(b"'shape': (", b"'shape': [(", 1),  # tokenize.TokenError as well
+        lambda b: b.replace(b"{'descr'", b"('descr'", 1),
+        lambda b: b.replace(b"'shape': (2, 4)", b"'shape': (-2, -4)", 1),
+        lambda b: b[:8] + (60000).to_bytes(2, "little") + b[10:],
+        lambda b: b[:6] + b"\x07\x00" + b[8:],  # unknown .npy version
+    ],
+    ids=["open-string", "open-bracket", "not-a-dict", "negative-shape", "header-length", "version"],
+)
+def test_damaged_npy_headers_are_checkpoint_errors(checkpoint, change):
+    rewrite_member(checkpoint, "weights", change)
+    with pytest.raises(CheckpointError, match="corrupt"):
+        load(checkpoint)
+
+
+def test_a_header_claiming_a_huge_shape_allocates_nothing(checkpoint):
+    # Before the fix numpy tried to allocate 60 GB (MemoryError) for a 200-byte member.
+    rewrite_member(checkpoint, "weights",
+                   lambda b: b.replace(b"'shape': (2, 4)", b"'shape': (2000000, 4000)", 1))
+    with pytest.raises(CheckpointError, match="claims shape"):
+        load(checkpoint)
+
+
+def test_no_message_advises_allow_pickle(tmp_path, checkpoint):
+    import pickle
+
+    cases = {}
+    data = contents(checkpoint)
+    data["weights"] = np.array([1, "a"], dtype=object)
+    cases["object array"] = tmp_path / "object.npz"
+    np.savez(cases["object array"], **data)
+    cases["pickle"] = tmp_path / "pickle.npz"
+    cases["pickle"].write_bytes(pickle.dumps({"weights": [1.0]}))
+    cases["huge header"] = tmp_path / "header.npz"
+    cases["huge header"].write_bytes(checkpoint.read_bytes())
+
+    def big_header(member):
+        header = "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 4), " + " " * 20000 + "}\n"
+        return b"\x93NUMPY\x02\x00" + len(header).to_bytes(4, "little") + header.encode() + member[-64:]
+
+    rewrite_member(cases["huge header"], "weights", big_header)
+    for label, path in cases.items():
+        with pytest.raises(CheckpointError) as caught:
+            load(path)
+        assert "allow_pickle" not in str(caught.value), label
+        assert "corrupt or not an .npz file" in str(caught.value), label
+
+
+def test_a_npy_file_is_a_checkpoint_error(tmp_path):
+    path = tmp_path / "weights.npy"
+    np.save(path, np.eye(3))
+    with pytest.raises(CheckpointError, match="single .npy array"):
+        load(path)
+    with pytest.raises(CheckpointError, match="single .npy array"):
+        RLS.load(path)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"__params__": np.array("[1, 2]")}, "damaged header.*JSON object"),
+        ({"__params__": np.array(3.0)}, "damaged header.*text"),
+        ({"__params__": np.array(["{}", "{}"])}, "damaged header.*text"),
+        ({"__kind__": np.array(["RLS", "RLS"])}, "damaged header"),
+        ({"__params__": np.array("[" * 100000 + "]" * 100000)}, "damaged header"),
+        ({"__format__": np.array(["cerebellar-checkpoint-v1"])}, "not a cerebellar checkpoint"),
+        ({"__params__": np.array('{"forgetting": "0.999"}')}, "incomplete or inconsistent.*forgetting"),
+        ({"__params__": np.array('{"forgetting": NaN}')}, "incomplete or inconsistent.*forgetting"),
+    ],
+)
+def test_damaged_metadata(tmp_path, checkpoint, change, message):
+    path = tampered(tmp_path, checkpoint, **change)
+    with pytest.raises(CheckpointError, match=message):
+        load(path)
+
+
+def test_a_directory_or_an_empty_path_is_a_checkpoint_error(tmp_path):
+    with pytest.raises(CheckpointError, match="not a file"):
+        load(tmp_path)
+    with pytest.raises(CheckpointError, match="path"):
+        load("")

@@ -6,7 +6,9 @@ import pytest
 from cerebellar.models import MODEL_NAMES, NLMS, make_model
 from cerebellar.models.conformance import (
     CHECKS,
+    check_checkpoint_validation,
     check_deterministic,
+    check_huge_inputs,
     check_learner,
     check_learns_linear_system,
     check_no_input_mutation,
@@ -211,3 +213,84 @@ def test_check_save_load_catches_learning_that_diverges_after_load(monkeypatch):
     monkeypatch.setattr(NLMS, "_set_state_arrays", reset_count)
     with pytest.raises(AssertionError, match=r"learning step \d+ returned a different error"):
         check_save_load(factory("nlms"))
+
+
+# -- the checks for bad input, huge values and checkpoints can fail too -------------------
+
+
+def _lenient(value):
+    # What numpy would do: a complex number loses its imaginary part, "1.0" becomes 1.0.
+    return np.real(np.asarray(value, dtype=np.complex128))
+
+
+class LenientNLMS(NLMS):
+    """Turns complex numbers and numeric strings into floats instead of refusing them."""
+
+    def predict(self, state, command):
+        return super().predict(_lenient(state), _lenient(command))
+
+    def learn(self, state, command, next_state):
+        return super().learn(_lenient(state), _lenient(command), _lenient(next_state))
+
+
+class EagerSizingNLMS(NLMS):
+    """Sizes itself from the first arguments it sees, even ones it then refuses."""
+
+    def learn(self, state, command, next_state):
+        if not self.is_initialised and np.ndim(state) == 1 and np.ndim(command) == 1:
+            self.initialise(max(len(state), 1), max(len(command), 1))
+        return super().learn(state, command, next_state)
+
+
+class NanOnHugeInputNLMS(NLMS):
+    """Silently fills its weights with NaN on a huge input, as the models did before the fix."""
+
+    def _learn_encoded(self, z, target):
+        error = super()._learn_encoded(z, target)
+        if np.max(np.abs(z)) > 1e50:
+            self.weights_ = self.weights_ * np.nan
+        return error
+
+
+class LearnsThenRefusesNLMS(NLMS):
+    """Refuses a huge input only after learning from it: the error leaves a changed model."""
+
+    def learn(self, state, command, next_state):
+        error = super().learn(state, command, next_state)
+        if max(np.max(np.abs(np.asarray(v, dtype=float))) for v in (state, command, next_state)) > 1e50:
+            raise ValueError("state, command or next_state is too large")
+        return error
+
+
+@pytest.mark.parametrize(
+    ("check", "make", "message"),
+    [
+        (check_rejects_bad_input, lambda seed: LenientNLMS(seed=seed), "complex values.*accepted without"),
+        (check_rejects_bad_input, lambda seed: EagerSizingNLMS(seed=seed), "sized it: it must stay blank"),
+        (check_huge_inputs, lambda seed: NanOnHugeInputNLMS(seed=seed), "left non-finite values in"),
+        (check_huge_inputs, lambda seed: LearnsThenRefusesNLMS(seed=seed), "raised ValueError but changed"),
+    ],
+    ids=["accepts-complex", "sized-by-rejected-call", "nan-on-huge-input", "learns-then-refuses"],
+)
+def test_new_checks_catch_broken_learners(check, make, message):
+    with pytest.raises(AssertionError, match=message):
+        check(make)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # sqrt of the negative mean square
+def test_check_checkpoint_validation_catches_a_load_that_skips_range_checks(monkeypatch):
+    monkeypatch.setattr(NLMS, "_check_state_values", lambda self, arrays: None)
+    with pytest.raises(AssertionError, match="accepted a checkpoint with"):
+        check_checkpoint_validation(factory("nlms"))
+
+
+def test_check_checkpoint_validation_catches_a_save_that_writes_bad_state(monkeypatch):
+    from cerebellar._io import save_checkpoint
+
+    def unchecked_save(self, path):
+        return save_checkpoint(path, type(self).__name__, self.get_params(), self._checkpoint_arrays())
+
+    monkeypatch.setattr(NLMS, "save", unchecked_save)
+    with pytest.raises(AssertionError, match="save wrote a model with a NaN"):
+        check_checkpoint_validation(factory("nlms"))
+

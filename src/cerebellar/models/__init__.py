@@ -36,7 +36,11 @@ def make_model(name: str, **params) -> OnlineForwardModel:
     ------
     ValueError
         For an unknown name.
+    TypeError
+        If ``name`` is not a string.
     """
+    if not isinstance(name, str):
+        raise TypeError(f"model name must be a string, one of {', '.join(MODEL_NAMES)}; got {name!r}")
     key = name.lower()
     if key == "rls":
         return RLS(**params)

@@ -18,12 +18,14 @@ local, nonlinear correction.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from .._validation import check_in_range, check_positive
-from .base import OnlineForwardModel
+from .._validation import check_bool, check_choice, check_in_range, check_integer, check_positive
+from .base import _NON_FINITE, InputTooLarge, OnlineForwardModel, check_covariance
 from .granule import SparseRandomExpansion, TileCoding
-from .linear import rls_update
+from .linear import check_trace_cap, rls_update
 
 GRANULE_LAYERS = ("cmac", "random")
 NUCLEAR_RULES = ("rls", "nlms")
@@ -126,26 +128,48 @@ class Cerebellum(OnlineForwardModel):
         self.residual = residual
         self.seed = seed
 
-    def _initialise(self, n_inputs, n_outputs, rng):
-        if self.granule == "cmac":
-            cells = 4096 if self.n_granule is None else self.n_granule
-            self.granule_layer_ = TileCoding(cells, self.n_tilings, self.resolution, self.tile_singles)
-        elif self.granule == "random":
-            cells = 1024 if self.n_granule is None else self.n_granule
-            self.granule_layer_ = SparseRandomExpansion(cells, self.fan_in, self.n_active)
-        else:
-            raise ValueError(f"unknown granule layer {self.granule!r}; choose one of {GRANULE_LAYERS}")
+    def _check_params(self):
+        super()._check_params()
+        check_choice(self.granule, "granule layer", GRANULE_LAYERS)
+        if self.n_granule is not None:
+            check_integer(self.n_granule, "n_granule", minimum=1)
+        check_integer(self.n_tilings, "n_tilings", minimum=1)
+        check_positive(self.resolution, "resolution")
+        check_bool(self.tile_singles, "tile_singles")
+        check_integer(self.fan_in, "fan_in", minimum=1)
+        check_integer(self.n_active, "n_active", minimum=1)
         check_positive(self.purkinje_rate, "purkinje_rate")
-        if self.nuclear_rule not in NUCLEAR_RULES:
-            raise ValueError(f"unknown nuclear_rule {self.nuclear_rule!r}; choose one of {NUCLEAR_RULES}")
+        check_choice(self.nuclear_rule, "nuclear_rule", NUCLEAR_RULES)
+        check_positive(self.nuclear_rate, "nuclear_rate")
+        check_in_range(self.forgetting, "forgetting", 0.0, 1.0)
+        check_bool(self.direct_path, "direct_path")
         if self.nuclear_rule == "nlms":
-            check_positive(self.nuclear_rate, "nuclear_rate")
             if self.purkinje_rate + (self.nuclear_rate if self.direct_path else 0.0) >= 2.0:
                 raise ValueError("purkinje_rate + nuclear_rate must be below 2 for a stable update")
-        else:
-            check_in_range(self.forgetting, "forgetting", 0.0, 1.0)
-            if self.direct_path and self.purkinje_rate >= 1.0:
-                raise ValueError("with the rls nuclear rule, purkinje_rate must be below 1")
+        elif self.direct_path and self.purkinje_rate >= 1.0:
+            raise ValueError("with the rls nuclear rule, purkinje_rate must be below 1")
+        cells = self._n_cells()
+        if self.granule == "cmac" and cells < self.n_tilings:
+            raise ValueError(f"n_granule ({cells}) must be at least n_tilings ({self.n_tilings})")
+        if self.granule == "random" and not self.n_active < cells:
+            raise ValueError(f"n_active ({self.n_active}) must be below n_granule ({cells})")
+
+    def _tile_limit(self) -> float:
+        return self.granule_layer_.max_tiles / self.resolution
+
+    def _n_cells(self) -> int:
+        if self.n_granule is not None:
+            return int(self.n_granule)
+        # CMAC's cost does not depend on its memory size; k-winners-take-all's does.
+        return 4096 if self.granule == "cmac" else 1024
+
+    def _granule_layer(self):
+        if self.granule == "cmac":
+            return TileCoding(self._n_cells(), self.n_tilings, self.resolution, self.tile_singles)
+        return SparseRandomExpansion(self._n_cells(), self.fan_in, self.n_active)
+
+    def _initialise(self, n_inputs, n_outputs, rng):
+        self.granule_layer_ = self._granule_layer()
         # The granule layer sees the scaled state and command, not the bias fibre.
         self.granule_layer_.build(n_inputs - 1, rng)
         self.nuclear_weights_ = np.zeros((n_outputs, n_inputs))
@@ -153,6 +177,7 @@ class Cerebellum(OnlineForwardModel):
         if self.nuclear_rule == "rls":
             self.nuclear_covariance_ = np.eye(n_inputs) * 100.0
             self._max_trace = 1e4 * n_inputs
+            check_trace_cap(self._max_trace, self.forgetting, "forgetting")
         self._last = None
 
     def _nuclear_input(self, z):
@@ -166,18 +191,22 @@ class Cerebellum(OnlineForwardModel):
         return raw
 
     def _forward(self, z):
+        if not self.granule_layer_.in_range(z[:-1]):
+            raise InputTooLarge(f"the CMAC cannot tile scaled inputs beyond {self._tile_limit():.0e}")
         active, rates = self.granule_layer_.activate(z[:-1])
         purkinje = self.purkinje_weights_[:, active] @ rates
         nuclear_input = self._nuclear_input(z)
         nuclear = self.nuclear_weights_ @ nuclear_input - purkinje
-        self._last = (z, active, rates, purkinje, nuclear)
-        return nuclear, active, rates, nuclear_input
+        return nuclear, active, rates, nuclear_input, purkinje
 
     def _predictor(self, state, scaled_state, command_inverse_scale):
         # The granule drive and the nuclear drive from the state are the same for
         # every command tried in the refinements: compute them once.
         n_state = scaled_state.shape[0]
         layer = self.granule_layer_
+        if not layer.in_range(scaled_state):
+            raise ValueError(f"state is too large to predict from: the CMAC cannot tile scaled inputs "
+                             f"beyond {self._tile_limit():.0e}")
         prepared = layer.prepare(scaled_state)
         weights = self.nuclear_weights_
         raw = self.nuclear_rule == "rls"
@@ -197,10 +226,14 @@ class Cerebellum(OnlineForwardModel):
         return predict_command
 
     def _predict_encoded(self, z):
-        return self._forward(z)[0]
+        nuclear, active, rates, _, purkinje = self._forward(z)
+        self._last = (z, active, rates, purkinje, nuclear)
+        return nuclear
 
     def _predict_encoded_many(self, z):
         # Batch form for planners that roll many candidate command sequences.
+        if not self.granule_layer_.in_range(z[:, :-1]):
+            raise InputTooLarge(f"the CMAC cannot tile scaled inputs beyond {self._tile_limit():.0e}")
         active, rates = self.granule_layer_.activate_many(z[:, :-1])
         purkinje = np.einsum("onk,nk->no", self.purkinje_weights_[:, active], rates)
         if self.nuclear_rule == "rls":
@@ -209,23 +242,34 @@ class Cerebellum(OnlineForwardModel):
         return z @ self.nuclear_weights_.T - purkinje
 
     def _learn_encoded(self, z, target):
-        nuclear, active, rates, nuclear_input = self._forward(z)
+        nuclear, active, rates, nuclear_input, purkinje = self._forward(z)
         error = target - nuclear
         granule_power = rates @ rates
+        nuclear_weights = None
         if self.direct_path and self.nuclear_rule == "nlms":
             # Both synapse sets descend one normalised gradient (one denominator):
             # normalising each by its own input power would change the combined
             # step's direction every step, and the sum of rates below 2 would no
             # longer guarantee stability.
             denominator = granule_power + z @ z
-            self.nuclear_weights_ += np.outer(error, z * (self.nuclear_rate / denominator))
+            nuclear_weights = self.nuclear_weights_ + np.outer(error, z * (self.nuclear_rate / denominator))
         else:
             denominator = granule_power + 1e-12
         # Climbing-fiber error with parallel-fibre activity: LTD where error > 0.
-        self.purkinje_weights_[:, active] -= np.outer(error, rates * (self.purkinje_rate / denominator))
+        # Computed into temporaries and committed only when all of it is finite.
+        purkinje_block = self.purkinje_weights_[:, active] - np.outer(
+            error, rates * (self.purkinje_rate / denominator))
+        if not (math.isfinite(denominator) and math.isfinite(np.vdot(purkinje_block, purkinje_block))
+                and (nuclear_weights is None or math.isfinite(np.vdot(nuclear_weights, nuclear_weights)))):
+            raise InputTooLarge(_NON_FINITE)
         if self.direct_path and self.nuclear_rule == "rls":
-            rls_update(self.nuclear_weights_, self.nuclear_covariance_, nuclear_input, error,
-                       self.forgetting, self._max_trace)
+            # Last: it checks its own step, then changes the covariance in place.
+            nuclear_weights = rls_update(self.nuclear_weights_, self.nuclear_covariance_, nuclear_input,
+                                         error, self.forgetting, self._max_trace)
+        self.purkinje_weights_[:, active] = purkinje_block
+        if nuclear_weights is not None:
+            self.nuclear_weights_ = nuclear_weights
+        self._last = (z, active, rates, purkinje, nuclear)
         return error
 
     def activity(self) -> dict[str, np.ndarray]:
@@ -252,6 +296,11 @@ class Cerebellum(OnlineForwardModel):
             "purkinje": purkinje.copy(),
             "nuclear": nuclear.copy(),
         }
+
+    def _check_state_values(self, arrays):
+        super()._check_state_values(arrays)
+        if self.nuclear_rule == "rls":
+            check_covariance(arrays, "nuclear_covariance", self._max_trace)
 
     def _state_arrays(self):
         arrays = {

@@ -21,14 +21,26 @@ The checks:
   :func:`cerebellar.models.load` and through ``type(model).load``) is exact, for
   a blank and a trained model, and the loaded model keeps learning exactly as
   the original does.
-- :func:`check_rejects_bad_input`: NaN, infinity and wrong lengths raise
-  :class:`ValueError` naming the argument, and leave the model untouched.
+- :func:`check_rejects_bad_input`: NaN, infinity, huge values, wrong lengths,
+  empty vectors, complex numbers and strings raise :class:`ValueError` (or
+  :class:`TypeError` for the wrong types) naming the argument, and leave the
+  model untouched (a blank one blank).
+- :func:`check_huge_inputs`: single huge but finite values (1e100 to 1e200)
+  anywhere in a transition either raise ValueError leaving the learned arrays
+  bit-identical, or are learned with every array staying finite; a checkpoint
+  round trip still works afterwards.
+- :func:`check_checkpoint_validation`: a checkpoint with any array tampered
+  with (wrong shape, dtype or kind, NaN, out of range, missing, unexpected), a
+  damaged header, or a file that is no checkpoint at all, raises
+  :class:`~cerebellar.models.CheckpointError` on load; and ``save`` refuses a
+  model whose state would not load, leaving the previous file untouched.
 - :func:`check_learns_linear_system`: on a stable linear plant the prediction
   error falls at least a hundredfold within 500 steps.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import tempfile
 from collections.abc import Callable
@@ -37,7 +49,7 @@ from typing import NoReturn
 
 import numpy as np
 
-from . import load
+from . import CheckpointError, load
 from .base import OnlineForwardModel
 
 #: A factory: ``make(seed)`` returns a blank model.
@@ -270,40 +282,50 @@ def _names_argument(message: str, argument: str) -> bool:
     return re.search(rf"(?<![A-Za-z0-9_]){argument}(?![A-Za-z0-9_])", message) is not None
 
 
-def _expect_rejection(name: str, model, argument: str, call, arguments: dict, what: str) -> None:
+def _expect_rejection(name: str, model, argument: str, call, arguments: dict, what: str,
+                      errors: tuple[type[Exception], ...] = (ValueError,)) -> None:
     try:
         call(**arguments)
-    except ValueError as error:
+    except errors as error:
         if not _names_argument(str(error), argument):
-            _fail(name, model, f"{what}: the ValueError does not name {argument!r}: {error}")
+            _fail(name, model, f"{what}: the {type(error).__name__} does not name {argument!r}: {error}")
         return
     except Exception as error:
-        _fail(name, model, f"{what}: raised {type(error).__name__} instead of ValueError: {error}")
+        expected = " or ".join(kind.__name__ for kind in errors)
+        _fail(name, model, f"{what}: raised {type(error).__name__} instead of {expected}: {error}")
     _fail(name, model, f"{what}: accepted without error")
 
 
 def check_rejects_bad_input(make: Factory) -> None:
-    """Check that NaN, infinity and wrong lengths raise ValueError naming the argument.
+    """Check that bad values, shapes and types raise an error naming the argument.
 
-    Non-finite values are checked on a blank model and on a trained one; wrong
+    NaN, infinity, a huge value (1e200), an empty vector, complex numbers and
+    numeric strings are checked on a blank model and on a trained one; wrong
     lengths (one too many, one too few, a 2-D array) after the model has been
-    sized by its first call. After every rejected call the model must predict
-    and learn exactly like a twin that never saw the bad input.
+    sized by its first call. Values raise ValueError; complex numbers and
+    strings may raise TypeError instead. After every rejected call the model
+    must predict and learn exactly like a twin that never saw the bad input,
+    and a blank model must still be blank.
     """
     name = "check_rejects_bad_input"
     states, commands, next_states = _stream(30)
     good = {"state": states[0], "command": commands[0], "next_state": next_states[0]}
     probes = _probes()
+    value_error, type_error = (ValueError,), (ValueError, TypeError)
 
     def variants(array: np.ndarray, sized: bool):
-        for bad_value in (np.nan, np.inf, -np.inf):
+        for bad_value in (np.nan, np.inf, -np.inf, 1e200):
             bad = array.copy()
             bad[-1] = bad_value
-            yield f"{bad_value} in it", bad
+            yield f"{bad_value} in it", bad, value_error
+        yield "an empty vector", np.array([]), value_error
+        yield "complex values", array + 1j, type_error
+        yield "numeric strings", array.astype(str), type_error
+        yield "a list of numeric strings", [str(value) for value in array], type_error
         if sized:
-            yield "one entry too many", np.append(array, 0.0)
-            yield "one entry too few", array[:-1]
-            yield "a 2-D array", array[None, :]
+            yield "one entry too many", np.append(array, 0.0), value_error
+            yield "one entry too few", array[:-1], value_error
+            yield "a 2-D array", array[None, :], value_error
 
     for trained in (False, True):
         stage = "trained" if trained else "blank"
@@ -312,14 +334,16 @@ def check_rejects_bad_input(make: Factory) -> None:
             _train(model, 50)
             _train(twin, 50)
         for argument in ("state", "command", "next_state"):
-            for description, bad in variants(good[argument], sized=trained):
+            for description, bad, errors in variants(good[argument], sized=trained):
                 arguments = {**good, argument: bad}
                 what = f"learn on a {stage} model with {description} for {argument}"
-                _expect_rejection(name, model, argument, model.learn, arguments, what)
+                _expect_rejection(name, model, argument, model.learn, arguments, what, errors)
                 if argument != "next_state":
                     del arguments["next_state"]
                     what = f"predict on a {stage} model with {description} for {argument}"
-                    _expect_rejection(name, model, argument, model.predict, arguments, what)
+                    _expect_rejection(name, model, argument, model.predict, arguments, what, errors)
+        if not trained and model.is_initialised:
+            _fail(name, model, "rejected calls on a blank model sized it: it must stay blank")
         # A rejected call leaves no trace: the model still matches its twin exactly.
         if not _equal(_predictions(model, probes), _predictions(twin, probes)):
             _fail(name, model, f"rejected calls changed the predictions of a {stage} model")
@@ -331,12 +355,220 @@ def check_rejects_bad_input(make: Factory) -> None:
     for label, states_arg, commands_arg in (
         ("NaN in states", np.where(np.arange(_N_STATE) == 0, np.nan, batch_states), batch_commands),
         ("inf in commands", batch_states, np.where(np.arange(_N_COMMAND) == 0, np.inf, batch_commands)),
+        ("1e200 in states", np.where(np.arange(_N_STATE) == 0, 1e200, batch_states), batch_commands),
+        ("complex commands", batch_states, batch_commands + 1j),
     ):
         try:
             model.predict_many(states_arg, commands_arg)
-        except ValueError:
+        except (ValueError, TypeError):
             continue
         _fail(name, model, f"predict_many accepted {label}")
+
+
+def _learned_arrays(model) -> dict[str, np.ndarray]:
+    """Return copies of every array a checkpoint of ``model`` would hold."""
+    return {key: np.array(value, copy=True) for key, value in model._checkpoint_arrays().items()}
+
+
+def check_huge_inputs(make: Factory) -> None:
+    """Check that one huge but finite value never leaves a model with non-finite state.
+
+    On a trained model, 40 transitions each carry one value of magnitude
+    1e100 to 1e200 (random sign, argument and position), for ``learn`` and for
+    ``predict``. Each call must either raise ValueError naming the argument
+    holding the value, with every learned array bit-identical to before, or
+    succeed with a finite result and every learned array finite. Afterwards
+    the model must still save, and load back with the same predictions.
+    numpy's floating-point warnings are silenced: what counts is what ends up
+    in the model.
+    """
+    name = "check_huge_inputs"
+    with np.errstate(all="ignore"):  # numpy's overflow warnings are beside the point here
+        _check_huge_inputs(name, make)
+
+
+def _outcomes(model, probes) -> list:
+    """Each probe's prediction, or the type of the error predicting it raised."""
+    outcomes = []
+    for state, command in zip(*probes, strict=True):
+        try:
+            outcomes.append(model.predict(state, command))
+        except ValueError as error:
+            outcomes.append(type(error))
+    return outcomes
+
+
+def _check_huge_inputs(name: str, make: Factory) -> None:
+    model = make(0)
+    _train(model, 100)
+    rng = np.random.default_rng(2468)
+    states, commands, next_states = _stream(40, seed=1357)
+    arguments = ("state", "command", "next_state")
+    for step, transition in enumerate(zip(states, commands, next_states, strict=True)):
+        values = dict(zip(arguments, (array.copy() for array in transition), strict=True))
+        culprit = arguments[rng.integers(3)]
+        magnitude = 10.0 ** rng.uniform(100.0, 200.0) * rng.choice((-1.0, 1.0))
+        values[culprit][rng.integers(values[culprit].shape[0])] = magnitude
+        calls = [("learn", model.learn, values)]
+        if culprit != "next_state":
+            calls.append(("predict", model.predict, {key: values[key] for key in arguments[:2]}))
+        for label, call, call_arguments in calls:
+            what = f"step {step}: {label} with {magnitude:.3g} in {culprit}"
+            before = _learned_arrays(model)
+            try:
+                result = call(**call_arguments)
+            except ValueError as error:
+                if not _names_argument(str(error), culprit):
+                    _fail(name, model, f"{what}: the ValueError does not name {culprit!r}: {error}")
+                after = _learned_arrays(model)
+                changed = [key for key in before if key not in after or not _equal(before[key], after[key])]
+                if changed or after.keys() != before.keys():
+                    _fail(name, model, f"{what}: raised ValueError but changed {changed or 'the arrays'}")
+                continue
+            except Exception as error:
+                _fail(name, model, f"{what}: raised {type(error).__name__} instead of ValueError: {error}")
+            broken = [key for key, value in _learned_arrays(model).items() if not np.all(np.isfinite(value))]
+            if broken:
+                _fail(name, model, f"{what}: accepted, and left non-finite values in {broken}")
+            if not np.all(np.isfinite(result)):
+                _fail(name, model, f"{what}: returned non-finite values {result}")
+    probes = _probes()
+    with tempfile.TemporaryDirectory() as directory:
+        try:
+            copy = load(model.save(Path(directory) / "model"))
+        except Exception as error:
+            _fail(name, model, f"after huge inputs, the save/load round trip failed: {error!r}")
+    if not all(a is b or (isinstance(a, np.ndarray) and _equal(a, b))
+               for a, b in zip(_outcomes(copy, probes), _outcomes(model, probes), strict=True)):
+        _fail(name, model, "after huge inputs, the loaded model predicts differently")
+
+
+def _tampered_checkpoints(contents: dict[str, np.ndarray]):
+    """Yield ``(description, contents)``: every way a checkpoint's arrays are damaged here."""
+    header = {"__format__", "__kind__", "__params__"}
+    for key, value in contents.items():
+        if key in header:
+            continue
+        others = {k: v for k, v in contents.items() if k != key}
+        yield f"array {key!r} missing", others
+        if value.ndim == 0:
+            wrong_shape = value.reshape(1)
+        else:
+            wrong_shape = np.concatenate((value, value[:1]), axis=0)
+        yield f"array {key!r} with a wrong shape", {**others, key: wrong_shape}
+        yield f"array {key!r} complex", {**others, key: value.astype(np.complex128)}
+        if value.dtype.kind == "f":
+            yield f"array {key!r} as integers", {**others, key: value.astype(np.int64)}
+            nan = value.astype(np.float64, copy=True)
+            nan.flat[0] = np.nan
+            yield f"array {key!r} with a NaN", {**others, key: nan}
+        else:
+            yield f"array {key!r} as floats", {**others, key: value.astype(np.float64)}
+            yield f"array {key!r} as text", {**others, key: value.astype(str)}
+        if key in ("n_learned", "mossy_count", "n_state", "n_command"):
+            yield f"array {key!r} negative", {**others, key: np.array(-1)}
+        if key in ("n_state", "n_command"):
+            yield f"array {key!r} zero", {**others, key: np.array(0)}
+            yield f"array {key!r} one too large", {**others, key: value + 1}
+        if key == "mossy_mean_square":
+            negative = value.copy()
+            negative[0] = -1.0
+            yield "a negative mean square", {**others, key: negative}
+        if key.endswith("covariance"):
+            asymmetric = value.copy()
+            asymmetric[0, -1] += 1.0
+            yield f"an asymmetric {key!r}", {**others, key: asymmetric}
+            indefinite = value.copy()
+            indefinite[0, 0] = -1.0
+            yield f"an indefinite {key!r}", {**others, key: indefinite}
+    yield "an unexpected array", {**contents, "hippocampus": np.zeros(3)}
+    yield "hyperparameters that are not JSON", {**contents, "__params__": np.array("{not json")}
+    yield "hyperparameters that are not an object", {**contents, "__params__": np.array("[1, 2]")}
+    params = json.loads(str(contents["__params__"]))
+    yield "an unknown hyperparameter", {
+        **contents, "__params__": np.array(json.dumps({**params, "bogus": 1}))}
+    yield "a hyperparameter of the wrong type", {
+        **contents, "__params__": np.array(json.dumps({**params, "seed": "zero"}))}
+    yield "a numeric hyperparameter block", {**contents, "__params__": np.array(3.0)}
+    yield "no kind", {k: v for k, v in contents.items() if k != "__kind__"}
+
+
+def check_checkpoint_validation(make: Factory) -> None:
+    """Check that every malformed checkpoint raises CheckpointError, and save refuses bad state.
+
+    A trained model's checkpoint is rewritten with each damage of
+    :func:`_tampered_checkpoints` (and as a truncated file, random bytes, an
+    empty file and a ``.npy`` file); :func:`cerebellar.models.load` and
+    ``type(model).load`` must both raise
+    :class:`~cerebellar.models.CheckpointError`. Then a NaN and a negative
+    mean square are written into the model's state: ``save`` over the good
+    checkpoint must raise ValueError and leave that file's bytes unchanged.
+    """
+    name = "check_checkpoint_validation"
+    model = make(0)
+    _train(model, 60)
+    loaders = (("cerebellar.models.load", load), (f"{type(model).__name__}.load", type(model).load))
+
+    def expect_refused(path: Path, what: str) -> None:
+        for label, loader in loaders:
+            try:
+                loader(path)
+            except CheckpointError as error:
+                if "allow_pickle" in str(error):
+                    _fail(name, model, f"{label} of {what}: the message suggests allow_pickle: {error}")
+                continue
+            except Exception as error:
+                _fail(name, model, f"{label} of {what} raised {type(error).__name__}, not CheckpointError: "
+                                   f"{error!r}")
+            _fail(name, model, f"{label} accepted {what}")
+
+    with tempfile.TemporaryDirectory() as directory:
+        good = model.save(Path(directory) / "good.npz")
+        with np.load(good) as archive:
+            contents = {key: archive[key] for key in archive.files}
+        for index, (what, tampered) in enumerate(_tampered_checkpoints(contents)):
+            path = Path(directory) / f"tampered{index}.npz"
+            np.savez(path, **tampered)
+            expect_refused(path, f"a checkpoint with {what}")
+        data = good.read_bytes()
+        files = {
+            "a truncated file": data[: len(data) // 2],
+            "random bytes": np.random.default_rng(0).bytes(len(data)),
+            "an empty file": b"",
+        }
+        for index, (what, payload) in enumerate(files.items()):
+            path = Path(directory) / f"damaged{index}.npz"
+            path.write_bytes(payload)
+            expect_refused(path, what)
+        single = Path(directory) / "weights.npy"
+        np.save(single, next(v for k, v in contents.items() if not k.startswith("__")))
+        expect_refused(single, "a .npy file")
+
+        # save must refuse what load would refuse, and leave the good file alone.
+        state = model._checkpoint_arrays()
+        for label, key, value in (("a NaN", "mossy_mean_square", np.nan),
+                                  ("a negative mean square", "mossy_mean_square", -1.0)):
+            target = state[key]
+            original = target.flat[0]
+            target.flat[0] = value
+            try:
+                model.save(good)
+            except ValueError:
+                pass
+            except Exception as error:
+                _fail(name, model, f"save of a model with {label} in {key!r} raised "
+                                   f"{type(error).__name__}, not ValueError: {error!r}")
+            else:
+                _fail(name, model, f"save wrote a model with {label} in {key!r}, which load refuses")
+            finally:
+                target.flat[0] = original
+            if good.read_bytes() != data:
+                _fail(name, model, f"a refused save (with {label} in {key!r}) changed the existing file")
+        # The model itself is still fine to save.
+        try:
+            load(model.save(good))
+        except Exception as error:
+            _fail(name, model, f"the restored model no longer saves and loads: {error!r}")
 
 
 def linear_plant(seed: int = 12345) -> tuple[np.ndarray, np.ndarray]:
@@ -403,6 +635,8 @@ CHECKS = (
     check_predictor,
     check_save_load,
     check_rejects_bad_input,
+    check_huge_inputs,
+    check_checkpoint_validation,
     check_learns_linear_system,
 )
 
@@ -431,7 +665,7 @@ def check_learner(make: Factory) -> None:
 
 
 __all__ = [
-    "CHECKS", "check_deterministic", "check_learner", "check_learns_linear_system",
-    "check_no_input_mutation", "check_predict_many", "check_predictor", "check_rejects_bad_input",
-    "check_save_load", "linear_plant",
+    "CHECKS", "check_checkpoint_validation", "check_deterministic", "check_huge_inputs", "check_learner",
+    "check_learns_linear_system", "check_no_input_mutation", "check_predict_many", "check_predictor",
+    "check_rejects_bad_input", "check_save_load", "linear_plant",
 ]

@@ -54,12 +54,37 @@ class MossyFibers:
 
     def observe(self, raw: np.ndarray) -> None:
         """Update the running scale with one raw input vector (no-op for a fixed scale)."""
+        self.accept(self.propose(raw))
+
+    def propose(self, raw: np.ndarray):
+        """Return the running statistics after observing ``raw``, without changing them.
+
+        Returns
+        -------
+        tuple or None
+            ``(mean_square, count)`` (a new array), or None for a fixed scale.
+            :meth:`accept` makes it current; a caller that finds the step must
+            not happen just drops it.
+        """
         if self.scale is not None:
-            return
-        self.count_ += 1
-        rate = max(1.0 / self.count_, 1.0 / self.memory)
-        self.mean_square_ += rate * (raw * raw - self.mean_square_)
-        self._refresh()
+            return None
+        count = self.count_ + 1
+        rate = max(1.0 / count, 1.0 / self.memory)
+        return self.mean_square_ + rate * (raw * raw - self.mean_square_), count
+
+    def accept(self, proposal) -> None:
+        """Make a :meth:`propose` result the current statistics (None: nothing to do)."""
+        if proposal is not None:
+            self.mean_square_, self.count_ = proposal
+            self._refresh()
+
+    def snapshot(self) -> tuple:
+        """Return the current statistics, for :meth:`restore` (no copy: updates replace the arrays)."""
+        return self.mean_square_, self.count_, self._inverse_scale
+
+    def restore(self, snapshot: tuple) -> None:
+        """Return to the statistics of a :meth:`snapshot`."""
+        self.mean_square_, self.count_, self._inverse_scale = snapshot
 
     def _refresh(self) -> None:
         self._inverse_scale = 1.0 / np.maximum(np.sqrt(self.mean_square_), self.floor)

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validation import check_bool, check_integer, check_positive
+
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # 2^64 / golden ratio, odd
 _SHIFT = np.uint64(32)
 
@@ -46,14 +48,22 @@ class TileCoding:
     """
 
     def __init__(self, n_cells: int, n_tilings: int, resolution: float, singles: bool = False):
-        if n_tilings < 1 or n_cells < n_tilings:
+        n_cells = check_integer(n_cells, "n_cells", minimum=1)
+        n_tilings = check_integer(n_tilings, "n_tilings", minimum=1)
+        if n_cells < n_tilings:
             raise ValueError(f"need 1 <= n_tilings <= n_cells, got {n_tilings} and {n_cells}")
-        if resolution <= 0:
-            raise ValueError(f"resolution must be positive, got {resolution}")
         self.n_cells = n_cells
         self.n_tilings = n_tilings
-        self.resolution = resolution
-        self.singles = singles
+        self.resolution = check_positive(resolution, "resolution")
+        self.singles = check_bool(singles, "singles")
+
+    #: Largest scaled input (times ``resolution``) that is tiled: tile coordinates must fit int64.
+    max_tiles = 1e18
+
+    def in_range(self, inputs: np.ndarray) -> bool:
+        """Whether the tile coordinates of ``inputs`` (one vector, or all rows together) fit in int64."""
+        # The norm bounds every entry; vdot is one cheap pass and does not warn on overflow.
+        return np.vdot(inputs, inputs) * self.resolution**2 <= self.max_tiles**2
 
     @property
     def n_active(self) -> int:
@@ -147,13 +157,17 @@ class SparseRandomExpansion:
     """
 
     def __init__(self, n_cells: int, fan_in: int, n_active: int):
-        if not 1 <= n_active < n_cells:
+        n_cells = check_integer(n_cells, "n_cells", minimum=2)
+        n_active = check_integer(n_active, "n_active", minimum=1)
+        if not n_active < n_cells:
             raise ValueError(f"need 1 <= n_active < n_cells, got {n_active} and {n_cells}")
-        if fan_in < 1:
-            raise ValueError(f"fan_in must be at least 1, got {fan_in}")
         self.n_cells = n_cells
-        self.fan_in = fan_in
+        self.fan_in = check_integer(fan_in, "fan_in", minimum=1)
         self.n_active = n_active
+
+    def in_range(self, inputs: np.ndarray) -> bool:
+        """Return True: any finite input has a finite drive (overflow is caught by the learner)."""
+        return True
 
     def build(self, n_inputs: int, rng: np.random.Generator) -> None:
         """Draw each granule cell's mossy fibres, synaptic weights and threshold."""

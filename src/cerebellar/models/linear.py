@@ -13,30 +13,55 @@ import math
 import numpy as np
 
 from .._validation import check_in_range, check_positive
-from .base import OnlineForwardModel
+from .base import _NON_FINITE, InputTooLarge, OnlineForwardModel, check_covariance
 
 
-def rls_update(weights, covariance, z, error, forgetting: float, max_trace: float) -> None:
-    """Apply one recursive-least-squares step in place.
+def rls_update(weights, covariance, z, error, forgetting: float, max_trace: float) -> np.ndarray:
+    """Apply one recursive-least-squares step: return the new weights, update ``covariance`` in place.
 
-    ``weights += error k^T`` with gain ``k = P z / (forgetting + z^T P z)``, and
+    ``weights + error k^T`` with gain ``k = P z / (forgetting + z^T P z)``, and
     ``P <- (P - P z z^T P / (forgetting + z^T P z)) / forgetting``, its trace
     capped at ``max_trace``. Shared by :class:`RLS` and the deep-nuclear
     readout of :class:`~cerebellar.models.Cerebellum`.
+
+    Nothing is changed, and :class:`~cerebellar.models.base.InputTooLarge` is
+    raised, when the step would not be finite (or the weights' norm would
+    exceed about 1e154, so large that predictions overflow). Checking the
+    denominator, the size of the rank-one term ``a a^T`` and the new weights is
+    enough: for a positive semi-definite ``P`` of trace at most ``max_trace``
+    (what learning keeps and loading checks), ``|a|^2 <= trace(P) / forgetting``,
+    so every entry of the new covariance is at most about ``3 max_trace /
+    forgetting``, which :func:`check_trace_cap` keeps finite. Callers must call
+    this last, after their own checks, since the covariance is changed in place.
     """
     pz = covariance @ z
-    inverse_denominator = 1.0 / (forgetting + z @ pz)
-    weights += error[:, None] * (pz * inverse_denominator)
+    denominator = forgetting + z @ pz
+    if not 0.0 < denominator < math.inf:
+        raise InputTooLarge(_NON_FINITE)
+    inverse_denominator = 1.0 / denominator
+    new_weights = weights + error[:, None] * (pz * inverse_denominator)
     # Forming the update as (c pz)(c pz)^T, rather than gain pz^T, keeps P exactly
     # symmetric: a_i * a_j == a_j * a_i in floating point, so rounding cannot make
     # P drift asymmetric and lose definiteness.
     pz *= math.sqrt(inverse_denominator / forgetting)
+    # vdot: one cheap pass that does not warn on overflow (weights beyond 1e154 count as overflowing).
+    if not (np.vdot(pz, pz) <= 2.0 * max_trace / forgetting
+            and math.isfinite(np.vdot(new_weights, new_weights))):
+        raise InputTooLarge(_NON_FINITE)
     covariance *= 1.0 / forgetting
     covariance -= pz[:, None] * pz
     trace = covariance.trace()
     if trace > max_trace:
         # Wind-up guard: under forgetting with poor excitation P grows without bound.
         covariance *= max_trace / trace
+    return new_weights
+
+
+def check_trace_cap(max_trace: float, forgetting: float, name: str) -> None:
+    """Raise ValueError naming ``name`` unless the covariance bound of :func:`rls_update` is finite."""
+    if not 4.0 * max_trace / forgetting <= 1e300:
+        raise ValueError(f"{name} is too large: the covariance cap {max_trace:.3g} divided by the "
+                         f"forgetting factor {forgetting} must stay far below the float64 range")
 
 
 class AffinePredictor:
@@ -136,7 +161,8 @@ class RLS(_LinearModel):
         self.residual = residual
         self.seed = seed
 
-    def _initialise(self, n_inputs, n_outputs, rng):
+    def _check_params(self):
+        super()._check_params()
         check_in_range(self.forgetting, "forgetting", 0.0, 1.0)
         check_positive(self.initial_covariance, "initial_covariance")
         check_positive(self.max_covariance, "max_covariance")
@@ -145,17 +171,25 @@ class RLS(_LinearModel):
                 f"initial_covariance ({self.initial_covariance}) must not exceed max_covariance "
                 f"({self.max_covariance}): the cap would rescale the prior on the first step"
             )
+
+    def _initialise(self, n_inputs, n_outputs, rng):
+        self._max_trace = self.max_covariance * n_inputs
+        check_trace_cap(self._max_trace, self.forgetting, "max_covariance")
         self.weights_ = np.zeros((n_outputs, n_inputs))
         self.covariance_ = np.eye(n_inputs) * self.initial_covariance
-        self._max_trace = self.max_covariance * n_inputs
 
     def _learn_encoded(self, z, target):
         error = target - self.weights_ @ z
-        rls_update(self.weights_, self.covariance_, z, error, self.forgetting, self._max_trace)
+        self.weights_ = rls_update(self.weights_, self.covariance_, z, error, self.forgetting,
+                                   self._max_trace)
         return error
 
     def _state_arrays(self):
         return {**super()._state_arrays(), "covariance": self.covariance_}
+
+    def _check_state_values(self, arrays):
+        super()._check_state_values(arrays)
+        check_covariance(arrays, "covariance", self._max_trace)
 
     def _set_state_arrays(self, arrays):
         super()._set_state_arrays(arrays)
@@ -168,8 +202,8 @@ class NLMS(_LinearModel):
     Parameters
     ----------
     rate : float
-        Step size in (0, 2); each update removes this fraction of the error on
-        the current input.
+        Step size in (0, 2) (2 itself would flip the error's sign every step);
+        each update removes this fraction of the error on the current input.
     epsilon : float
         Regulariser of the normalisation.
     input_scale : array_like or None
@@ -197,12 +231,19 @@ class NLMS(_LinearModel):
         self.residual = residual
         self.seed = seed
 
-    def _initialise(self, n_inputs, n_outputs, rng):
-        check_in_range(self.rate, "rate", 0.0, 2.0)
+    def _check_params(self):
+        super()._check_params()
+        check_in_range(self.rate, "rate", 0.0, 2.0, include_high=False)
         check_positive(self.epsilon, "epsilon")
+
+    def _initialise(self, n_inputs, n_outputs, rng):
         self.weights_ = np.zeros((n_outputs, n_inputs))
 
     def _learn_encoded(self, z, target):
         error = target - self.weights_ @ z
-        self.weights_ += error[:, None] * (z * (self.rate / (self.epsilon + z @ z)))
+        power = z @ z
+        weights = self.weights_ + error[:, None] * (z * (self.rate / (self.epsilon + power)))
+        if not (math.isfinite(power) and math.isfinite(np.vdot(weights, weights))):
+            raise InputTooLarge(_NON_FINITE)
+        self.weights_ = weights
         return error

@@ -35,12 +35,13 @@ joint angles in this way rather than their cosines.
 from __future__ import annotations
 
 import itertools
+import numbers
 
 import numpy as np
 
-from .._validation import check_in_range, check_positive
-from .base import OnlineForwardModel
-from .linear import rls_update
+from .._validation import check_choice, check_in_range, check_integer, check_positive
+from .base import OnlineForwardModel, check_covariance
+from .linear import check_trace_cap, rls_update
 
 SMOOTH_GRANULE_LAYERS = ("fourier", "products")
 
@@ -129,45 +130,47 @@ class SmoothCerebellum(OnlineForwardModel):
         self.angle_pairs = angle_pairs
         self.seed = seed
 
-    def _initialise(self, n_inputs, n_outputs, rng):
+    def _check_params(self):
+        super()._check_params()
+        check_choice(self.granule, "granule layer", SMOOTH_GRANULE_LAYERS)
+        check_integer(self.n_granule, "n_granule", minimum=1)
+        check_integer(self.fan_in, "fan_in", minimum=1)
+        check_integer(self.degree, "degree", minimum=2)
         check_positive(self.length_scale, "length_scale")
         check_positive(self.prior, "prior")
         check_positive(self.max_covariance, "max_covariance")
         check_in_range(self.forgetting, "forgetting", 0.0, 1.0)
         if self.prior > self.max_covariance:
             raise ValueError(f"prior ({self.prior}) must not exceed max_covariance ({self.max_covariance})")
+        self._check_pairs(None)
+
+    def _initialise(self, n_inputs, n_outputs, rng):
         self._pairs = self._check_pairs(n_outputs)
         if self.granule == "fourier":
             self._build_fourier(n_inputs - 1, rng)  # the granule cells do not read the bias fibre
-        elif self.granule == "products":
-            self._build_products(n_inputs)
         else:
-            raise ValueError(f"unknown granule layer {self.granule!r}; choose one of {SMOOTH_GRANULE_LAYERS}")
+            self._build_products(n_inputs)
         n_total = n_inputs + self.granule_size_
+        self._max_trace = self.max_covariance * n_total
+        check_trace_cap(self._max_trace, self.forgetting, "max_covariance")
         self.readout_ = np.zeros((n_outputs, n_total))
         self.covariance_ = np.eye(n_total) * self.prior
-        self._max_trace = self.max_covariance * n_total
         self._last = None
 
     def _build_fourier(self, n_mossy, rng):
-        if int(self.n_granule) != self.n_granule or self.n_granule < 1:
-            raise ValueError(f"n_granule must be a positive integer, got {self.n_granule}")
-        if int(self.fan_in) != self.fan_in or self.fan_in < 1:
-            raise ValueError(f"fan_in must be a positive integer, got {self.fan_in}")
+        n_granule = int(self.n_granule)
         fan_in = min(int(self.fan_in), n_mossy)
-        weights = np.zeros((int(self.n_granule), n_mossy))
-        for cell in range(int(self.n_granule)):
+        weights = np.zeros((n_granule, n_mossy))
+        for cell in range(n_granule):
             fibres = rng.choice(n_mossy, size=fan_in, replace=False)
             weights[cell, fibres] = rng.standard_normal(fan_in) / self.length_scale
         self.granule_weights_ = weights
-        self.granule_phases_ = rng.uniform(0.0, 2.0 * np.pi, int(self.n_granule))
-        self.granule_size_ = int(self.n_granule)
+        self.granule_phases_ = rng.uniform(0.0, 2.0 * np.pi, n_granule)
+        self.granule_size_ = n_granule
         # Normalised so that the summed power of the granule layer is about 1.
         self._gain = np.sqrt(2.0 / self.n_granule)
 
     def _build_products(self, n_inputs):
-        if int(self.degree) != self.degree or self.degree < 2:
-            raise ValueError(f"degree must be an integer of at least 2, got {self.degree}")
         # Every multiset of `degree` inputs, the bias fibre (value 1, last) included,
         # is one monomial of degree <= `degree`; those of degree 0 and 1 are the direct path.
         bias = n_inputs - 1
@@ -208,28 +211,43 @@ class SmoothCerebellum(OnlineForwardModel):
 
     def _learn_encoded(self, z, target):
         features = self._features(z)
-        self._last = features
         error = target - self.readout_ @ features
-        rls_update(self.readout_, self.covariance_, features, error, self.forgetting, self._max_trace)
+        self.readout_ = rls_update(self.readout_, self.covariance_, features, error, self.forgetting,
+                                   self._max_trace)
+        self._last = features
         return error
 
     def get_params(self) -> dict:
         """Return the hyperparameters; ``angle_pairs`` as lists, as a checkpoint stores them."""
         params = super().get_params()
         if params["angle_pairs"] is not None:
-            params["angle_pairs"] = [[int(c), int(s)] for c, s in params["angle_pairs"]]
+            try:
+                params["angle_pairs"] = [[i.item() if isinstance(i, np.generic) else i for i in pair]
+                                         for pair in params["angle_pairs"]]
+            except TypeError:
+                pass  # not pairs at all: left as given, for _check_pairs to report
         return params
 
     # -- angles ----------------------------------------------------------------------
     def _check_pairs(self, n_state):
-        if not self.angle_pairs:
+        """Return ``angle_pairs`` as an (n, 2) index array, or None; ``n_state=None`` skips the bound."""
+        if self.angle_pairs is None:
             return None
-        pairs = np.asarray(self.angle_pairs, dtype=np.int64).reshape(-1, 2)
-        if not np.array_equal(pairs, np.asarray(self.angle_pairs).reshape(-1, 2)):
-            raise ValueError(f"angle_pairs must be pairs of integer indices, got {self.angle_pairs}")
-        if pairs.min() < 0 or pairs.max() >= n_state or len(np.unique(pairs)) != pairs.size:
-            raise ValueError(f"angle_pairs must be distinct state indices below {n_state}, "
-                             f"got {self.angle_pairs}")
+        try:
+            entries = [list(pair) for pair in self.angle_pairs]
+        except TypeError as error:
+            raise ValueError(f"angle_pairs must be pairs of integer indices, "
+                             f"got {self.angle_pairs!r}") from error
+        if not entries:
+            return None  # no pairs, as None
+        if any(len(pair) != 2 or not all(isinstance(i, numbers.Integral) and not isinstance(i, bool)
+                                         for i in pair) for pair in entries):
+            raise ValueError(f"angle_pairs must be pairs of integer indices, got {self.angle_pairs!r}")
+        pairs = np.array(entries, dtype=np.int64).reshape(-1, 2)
+        high = np.inf if n_state is None else n_state
+        if pairs.min() < 0 or pairs.max() >= high or len(np.unique(pairs)) != pairs.size:
+            bound = "non-negative" if n_state is None else f"below {n_state}"
+            raise ValueError(f"angle_pairs must be distinct state indices {bound}, got {self.angle_pairs}")
         if not self.residual:
             raise ValueError("angle_pairs needs residual=True")
         return pairs
@@ -284,6 +302,10 @@ class SmoothCerebellum(OnlineForwardModel):
             "purkinje": purkinje,
             "nuclear": self.nuclear_weights_ @ mossy - purkinje,
         }
+
+    def _check_state_values(self, arrays):
+        super()._check_state_values(arrays)
+        check_covariance(arrays, "covariance", self._max_trace)
 
     def _state_arrays(self):
         arrays = {"readout": self.readout_, "covariance": self.covariance_}
