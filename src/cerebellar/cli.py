@@ -27,7 +27,7 @@ from . import __version__
 from ._io import atomic_write
 from .agent import run_episode, run_episodes
 from .control import RolloutController
-from .evaluate import AGENTS, DEFAULT_AGENTS, EpisodeRecord, SuiteResult, evaluate
+from .evaluate import AGENTS, DEFAULT_AGENTS, SuiteResult, evaluate, score_episodes
 from .models import MODEL_NAMES
 from .tasks import CARTPOLE_SUITES, SUITES, TASKS, make_agent, resolve_tasks, task_for_env
 
@@ -311,24 +311,31 @@ def _make_env(config: RunConfig, task, **kwargs):
     return env
 
 
+def _plans(task) -> bool:
+    """Whether the task's own learned agent plans (the swing-up tasks: MPPI through cerebellum-smooth)."""
+    return task is not None and task.kind.name == "return"
+
+
 def _default_model(task) -> str:
-    return "cerebellum-smooth" if task is not None and task.kind.name == "return" else "rls"
+    return "cerebellum-smooth" if _plans(task) else "rls"
+
+
+def _own_controller(task) -> str:
+    return "mppi" if _plans(task) else "seed"
 
 
 def _build_agent(config: RunConfig, task, env, seed: int):
     """Return the task's own learned agent, or a forward-model agent with the run's gains and controller."""
     model = config.model or _default_model(task)
-    natural = "mppi" if task is not None and task.kind.name == "return" else "seed"
-    controller = config.controller or natural
-    custom = config.gains is not None or controller != natural or config.iterations is not None
+    controller = config.controller or _own_controller(task)
+    custom = config.gains is not None or controller != _own_controller(task) or config.iterations is not None
     if task is not None and not custom:
         return task.kind.build(model, task, env, seed, None)
     if controller == "mppi":
-        if task is None or task.kind.name != "return":
+        if not _plans(task):
             raise ValueError("--controller mppi needs a planning cost: it is available for the swing-up "
                              "tasks (Pendulum-v1, Acrobot-v1, MountainCarContinuous-v0)")
-        agent = task.kind.build(model, task, env, seed, None)
-        return agent
+        return task.kind.build(model, task, env, seed, None)
     iterations = _iterations(config, task)
     factory = None
     if controller == "rollout":
@@ -347,13 +354,9 @@ def _iterations(config: RunConfig, task) -> int:
     return int(getattr(kind, "iterations", getattr(getattr(kind, "agent", None), "iterations", 3)))
 
 
-def _scores(task, result, env) -> tuple[list[EpisodeRecord], str]:
+def _scores(task, result, env) -> tuple[list, str]:
     """Score each episode with the task's kind; return the records and the headline."""
-    records = []
-    for number, trace in enumerate(result.episodes):
-        success, metrics = task.kind.score(task, trace, env)
-        records.append(EpisodeRecord(task.name, result.label, result.seed, number + 1, bool(success),
-                                     trace.length, trace.total_return, metrics))
+    records = score_episodes(task, result, env, result.label)
     summary = SuiteResult([task], (result.label,), (result.seed,), records).summary()[0]
     return records, task.kind.headline(summary, task)
 
@@ -369,16 +372,15 @@ def run(config: RunConfig, stdout=None, stderr=None) -> list:
     episodes = config.episodes or (task.episodes if task is not None else 3)
     model = config.model or _default_model(task)
     iterations = _iterations(config, task)
-    controller = config.controller or ("mppi" if task is not None and task.kind.name == "return" else "seed")
-    label = f"{model} K={iterations}" if controller != "mppi" else f"{model} MPPI"
-    stem_model = model
+    planned = (config.controller or _own_controller(task)) == "mppi"
+    label = f"{model} MPPI" if planned else f"{model} K={iterations}"
     results = []
     progress = _progress_bar(config, stderr)
     try:
         for seed in config.seeds:
             env = _make_env(config, task)
             agent = _build_agent(config, task, env, seed)
-            stem = f"{config.env_id.replace('/', '_')}_{stem_model}_K{iterations}_seed{seed}"
+            stem = f"{config.env_id.replace('/', '_')}_{model}_K{iterations}_seed{seed}"
             result = run_episodes(
                 agent, env, episodes=episodes, seed=seed, max_steps=config.max_steps,
                 progress=progress.update if progress else None, label=label,

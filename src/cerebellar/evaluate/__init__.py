@@ -14,10 +14,11 @@ from .harness import (
     build_agent,
     evaluate,
     run_agent,
+    score_episodes,
     tune_for_task,
 )
 
 __all__ = [
     "AGENTS", "DEFAULT_AGENTS", "UNDER_TUNED_SURVIVAL", "EpisodeRecord", "SuiteResult", "build_agent",
-    "evaluate", "run_agent", "tune_for_task",
+    "evaluate", "run_agent", "score_episodes", "tune_for_task",
 ]

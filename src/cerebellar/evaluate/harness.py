@@ -29,7 +29,7 @@ AGENTS = ("rls", "cerebellum", "cerebellum-random", "nlms", "tuned-feedback", "o
 DEFAULT_AGENTS = ("rls", "cerebellum", "tuned-feedback", "oracle")
 
 __all__ = ["AGENTS", "DEFAULT_AGENTS", "EpisodeRecord", "SuiteResult", "build_agent", "evaluate",
-           "run_agent", "tune_for_task"]
+           "run_agent", "score_episodes", "tune_for_task"]
 
 #: Tuning survival below which a tuned opponent is flagged as under-tuned in the tables.
 UNDER_TUNED_SURVIVAL = 0.9
@@ -88,13 +88,17 @@ def run_agent(task: Task, agent_name: str, seed: int, tuned: TuningResult | None
         agent = build_agent(agent_name, task, env, seed, tuned)
     result = run_episodes(agent, env, episodes=task.episodes, seed=seed, label=agent_name)
     env.close()
-    score = task.kind.score
+    return score_episodes(task, result, env, agent_name)
+
+
+def score_episodes(task: Task, result, env, agent_name: str) -> list[EpisodeRecord]:
+    """Score every episode of a :class:`~cerebellar.agent.RunResult` as ``task``'s kind does."""
     records = []
     for number, trace in enumerate(result.episodes):
-        success, metrics = score(task, trace, env)
+        success, metrics = task.score(trace, env)
         records.append(EpisodeRecord(
-            task=task.name, agent=agent_name, seed=seed, episode=number + 1, success=bool(success),
-            length=trace.length, total_return=trace.total_return, metrics=metrics,
+            task=task.name, agent=agent_name, seed=result.seed, episode=number + 1,
+            success=bool(success), length=trace.length, total_return=trace.total_return, metrics=metrics,
         ))
     return records
 
@@ -277,11 +281,8 @@ class SuiteResult:
         with atomic_write(path, "w", newline="") as stream:
             writer = csv.DictWriter(stream, fieldnames=fields, restval="")
             writer.writeheader()
-            for record in self.records:
-                row = asdict(record)
-                metrics = row.pop("metrics")
-                row.update({k: json.dumps(v) if isinstance(v, list) else v for k, v in metrics.items()})
-                writer.writerow(row)
+            for row in self.rows():
+                writer.writerow({k: json.dumps(v) if isinstance(v, list) else v for k, v in row.items()})
         return Path(path)
 
     def plot(self, folder) -> list[Path]:
