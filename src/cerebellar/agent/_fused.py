@@ -37,6 +37,13 @@ _MAX_SQUARED_NORM = MAX_NORM * MAX_NORM
 _dot, _vdot, _array = np.dot, np.vdot, np.array
 
 
+def _scalar(limit):
+    """Return a command limit (a float, or an array of one) as a float; None for any other shape."""
+    if type(limit) is np.ndarray:
+        return limit.item() if limit.shape == (1,) else None
+    return limit
+
+
 class FusedStep:
     """The seed's procedure on an RLS model with one command, as one act and one observe.
 
@@ -128,7 +135,10 @@ class FusedStep:
         if feedback._bounded:
             u = c_low if c_low > u else u
             u = c_high if c_high < u else u
-        low, high = controller._scalar_limits
+        # The controller clips the feedback to its low and high, the refinement to _scalar_limits.
+        low, high = _scalar(controller.low), _scalar(controller.high)
+        if low is None or high is None:
+            return None
         u = low if low > u else u
         u = high if high < u else u
         iterations = controller.iterations
@@ -146,7 +156,7 @@ class FusedStep:
             # gains @ slope with slope = weights[:, n:-1] * inverse scale: for one command both
             # forms are one BLAS dot of the same two length-n vectors.
             coupling = _dot(gains, weights[:, n] * self._inverse_command).item()
-            low, high = float(low), float(high)
+            low, high = controller._scalar_limits
             if c_low == -math.inf and c_high == math.inf:  # the correction's clip changes nothing
                 for _ in range(iterations):
                     u = u + (drive - coupling * u)
