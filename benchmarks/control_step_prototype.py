@@ -27,6 +27,7 @@ import time
 import gymnasium as gym
 import numpy as np
 
+from cerebellar.agent import run_episode
 from cerebellar.tasks import make_agent
 
 
@@ -86,17 +87,16 @@ def record_transitions(steps: int, seed: int = 0) -> list:
     env = gym.make("CartPole-v1", max_episode_steps=10**9)
     agent = make_agent(env, model="rls", seed=seed)
     transitions = []
-    observation, _ = env.reset(seed=seed)
-    agent.reset()
+
+    def keep(step):
+        transitions.append((step.observation, step.action, step.next_observation))
+
+    first = True
     while len(transitions) < steps:
-        action = agent.act(observation)
-        next_observation, _, terminated, truncated, _ = env.step(action)
-        agent.observe(observation, action, next_observation)
-        transitions.append((observation, action, next_observation))
-        observation = next_observation
-        if terminated or truncated:  # a fallen pole starts a new episode; the model keeps learning
-            observation, _ = env.reset()
-            agent.reset()
+        # A fallen pole starts a new episode (the first seeded); the model keeps learning.
+        run_episode(agent, env, seed=seed if first else None, max_steps=steps - len(transitions),
+                    on_step=keep)
+        first = False
     return transitions
 
 
