@@ -7,9 +7,11 @@ channels, 1 command, actions -10 N and +10 N), environment step excluded.
 plain numpy, with no validation and no generality: it is the floor a library
 with checks and options is measured against. Both replay the same recorded
 transitions in one process, taking turns every 100 steps, so that a busy
-machine slows both alike; the printed figure is the median over repeats of library time /
-prototype time (and its spread). The prototype also checks itself: its
-actions and final weights must equal the library's bit for bit.
+machine slows both alike. Per repeat, the ratio is the median over chunks of
+library time / prototype time on neighbouring chunks; the printed figure is
+the median over repeats (and the range), the microseconds the medians of the
+chunks' time per step. The prototype also checks itself: its actions and
+final weights must equal the library's bit for bit.
 
 Usage::
 
@@ -100,25 +102,29 @@ def record_transitions(steps: int, seed: int = 0) -> list:
     return transitions
 
 
-def replay(agents, transitions, chunk: int = 100) -> tuple[list[float], list[list]]:
-    """Replay the transitions through each agent; return each one's mean microseconds per step and actions.
+def replay(agents, transitions, chunk: int = 100) -> tuple[list[np.ndarray], list[list]]:
+    """Replay the transitions through each agent; return its microseconds per step by chunk, and actions.
 
-    The agents take turns on chunks of ``chunk`` steps, so that on a shared
-    machine a busy spell slows all of them alike rather than one.
+    The agents take turns on chunks of ``chunk`` steps, the first of them
+    alternating, so that on a shared machine a busy spell falls on neighbouring
+    chunks of both rather than on one agent.
     """
-    seconds = [0.0] * len(agents)
+    seconds = [[] for _ in agents]
     actions = [[] for _ in agents]
     clock = time.perf_counter
-    for start in range(0, len(transitions), chunk):
+    for turn, start in enumerate(range(0, len(transitions), chunk)):
         part = transitions[start:start + chunk]
-        for number, agent in enumerate(agents):
+        order = range(len(agents)) if turn % 2 == 0 else reversed(range(len(agents)))
+        for number in order:
+            agent = agents[number]
             act, observe, keep = agent.act, agent.observe, actions[number].append
             started = clock()
             for observation, action, next_observation in part:
                 keep(act(observation))
                 observe(observation, action, next_observation)
-            seconds[number] += clock() - started
-    return [s / len(transitions) * 1e6 for s in seconds], actions
+            seconds[number].append((clock() - started) / len(part) * 1e6)
+    # Actions are appended chunk by chunk, so each list is in step order.
+    return [np.array(s) for s in seconds], actions
 
 
 def main(argv=None) -> None:
@@ -146,9 +152,10 @@ def main(argv=None) -> None:
             if name == "rls" and (library_actions != prototype_actions
                                   or not np.array_equal(agent.model.weights_, prototype.weights)):
                 raise AssertionError("the prototype's arithmetic differs from the library's")
-            times.append(library_us)
-            prototype_times.append(prototype_us)
-            ratios.append(library_us / prototype_us)
+            times.append(np.median(library_us))
+            prototype_times.append(np.median(prototype_us))
+            # The median over chunks of the ratio of neighbouring chunks: a busy spell is an outlier.
+            ratios.append(float(np.median(library_us / prototype_us)))
         print(f"{name:<14}{np.median(times):>12.1f}{np.median(prototype_times):>14.1f}"
               f"{np.median(ratios):>14.2f}{min(ratios):>8.2f}{max(ratios):>8.2f}")
 
