@@ -76,6 +76,17 @@ def test_control_step_records_across_episodes(monkeypatch):
     assert restarts >= 1
 
 
+def test_control_step_prototype(capsys):
+    # main() also checks that the prototype's actions and weights equal the library's, bit for bit.
+    load("control_step_prototype").main(["--steps", "40", "--repeats", "2"])
+    out = capsys.readouterr().out
+    assert out.startswith("machine: ")
+    rows = {line.split()[0]: [float(x) for x in line.split()[1:]] for line in out.splitlines()[3:]}
+    assert set(rows) == {"rls", "cerebellum"}
+    assert all(len(row) == 5 and row[0] > 0 and row[1] > 0 and row[3] <= row[2] <= row[4]
+               for row in rows.values())
+
+
 def test_dmc_seed_test(capsys):
     pytest.importorskip("dm_control")
     module = load("dmc_seed_test")

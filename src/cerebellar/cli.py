@@ -28,6 +28,7 @@ from ._io import atomic_write
 from .agent import run_episode, run_episodes
 from .control import RolloutController
 from .evaluate import AGENTS, DEFAULT_AGENTS, SuiteResult, evaluate, score_episodes
+from .evaluate.ray_backend import import_ray
 from .models import MODEL_NAMES
 from .tasks import CARTPOLE_SUITES, SUITES, TASKS, make_agent, resolve_tasks, task_for_env
 
@@ -209,6 +210,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="parallel processes (default: all cores)")
     suite.add_argument("--tuning-generations", type=_positive, default=40,
                        help="budget of the tuned-feedback search (default 40 generations)")
+    suite.add_argument("--backend", choices=("local", "ray"), default="local",
+                       help="where the jobs run: local (--workers processes, the default) or ray "
+                       "(Ray tasks, one per task, agent and block of seeds; needs the ray extra)")
+    suite.add_argument("--address", default=None, metavar="ADDR",
+                       help="with --backend ray: the Ray cluster, e.g. auto or HOST:6379 (default: "
+                       "RAY_ADDRESS, else a Ray instance started on this machine)")
+    suite.add_argument("--seed-block", type=_positive, default=5,
+                       help="with --backend ray: seeds per Ray task (default 5)")
     suite.add_argument("--json", action="store_true",
                        help="print one JSON object per episode (task, agent, seed, episode, metrics) "
                        "instead of the tables")
@@ -244,6 +253,11 @@ def run_suite(args, stdout=None, stderr=None) -> SuiteResult:
     if not agents:
         raise ValueError(f"no agents given; agents: {', '.join(AGENTS)}")
     folder = check_writable(args.out) if args.out else None
+    if args.backend == "ray":
+        try:
+            import_ray()
+        except ImportError as error:
+            raise ValueError(str(error)) from None
     runs = sum(task.kind.builds(agent) for task in tasks for agent in agents) * len(args.seeds)
     tunings = len({task.tuning_key() for task in tasks}) if "tuned-feedback" in agents else 0
     progress = None
@@ -255,7 +269,8 @@ def run_suite(args, stdout=None, stderr=None) -> SuiteResult:
     try:
         result = evaluate(tasks, agents, args.seeds, workers=args.workers,
                           tuning_generations=args.tuning_generations,
-                          progress=progress.update if progress else None)
+                          progress=progress.update if progress else None,
+                          backend=args.backend, address=args.address, seed_block=args.seed_block)
     finally:
         if progress:
             progress.close()

@@ -9,6 +9,7 @@ from .._validation import as_finite_vector
 from ..control import ActionMap, ForwardModelController, LinearFeedback
 from ..models import make_model
 from ..models.base import ForwardModel
+from ._fused import FusedStep
 from .internal_feedback import SmithPredictor, check_delay_steps
 from .loop import practise
 
@@ -75,6 +76,7 @@ class Agent:
                                else type(model).__name__)
         self.last_command_ = None
         self._observed = None
+        self._fused = None
 
     @classmethod
     def for_env(cls, env, model="rls", feedback=None, gains=None, setpoint=None, action_values=None,
@@ -200,6 +202,14 @@ class Agent:
         and a controller that gates on trust is told the model's error across
         the delay.
         """
+        fused = self._fused
+        if fused is None or not fused.covers(self):
+            # Built on first use, and again if a part was replaced (see agent/_fused.py).
+            fused = self._fused = FusedStep(self)
+        if fused.active:
+            action = fused.act(self, observation)
+            if action is not None:
+                return action
         observation = as_finite_vector(observation, "observation", self.n_state)
         self._observed = observation
         estimate = observation
@@ -223,6 +233,13 @@ class Agent:
             agent has no transition to learn from yet (the first ``d`` steps of
             an episode, whose observations all repeat the initial one).
         """
+        fused = self._fused
+        if fused is None or not fused.covers(self):
+            fused = self._fused = FusedStep(self)
+        if fused.active:
+            error = fused.observe(observation, action, next_observation)
+            if error is not None:
+                return error
         command = self.actions.to_command(action)
         if self.internal_feedback is None:
             return self.model.learn(observation, command, next_observation)

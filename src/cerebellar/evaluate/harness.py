@@ -107,6 +107,12 @@ def _run_job(job):
     return run_agent(*job)
 
 
+def _run_block_job(job):
+    """Run one agent on one task for a block of seeds (one Ray task), in seed order."""
+    task, agent, seeds, tuned, factory = job
+    return [record for seed in seeds for record in run_agent(task, agent, seed, tuned, factory)]
+
+
 def _tune_job(job):
     task, generations = job
     return task.tuning_key(), tune_for_task(task, generations)
@@ -390,7 +396,8 @@ def _save(figure, path: Path) -> Path:
 
 
 def evaluate(tasks, agents=DEFAULT_AGENTS, seeds=range(20), workers: int = 1,
-             tuning_generations: int = 40, progress=None) -> SuiteResult:
+             tuning_generations: int = 40, progress=None, backend: str = "local",
+             address: str | None = None, seed_block: int = 5) -> SuiteResult:
     """Run every agent on every task for every seed.
 
     Parameters
@@ -415,6 +422,18 @@ def evaluate(tasks, agents=DEFAULT_AGENTS, seeds=range(20), workers: int = 1,
         (generations of differential evolution); the other kinds search a fixed grid.
     progress : callable, optional
         Called with 1 after each finished (task, agent, seed) job.
+    backend : {"local", "ray"}
+        Where the jobs run: ``"local"``, a pool of ``workers`` processes on
+        this machine; ``"ray"``, Ray tasks (needs the ``ray`` extra), one per
+        tuned opponent and one per (task, agent, block of seeds). The records
+        are the same, in the same order, either way.
+    address : str, optional
+        With ``backend="ray"``: the cluster to connect to (``ray.init``'s
+        address, e.g. ``"auto"`` or ``"HOST:6379"``); by default the
+        ``RAY_ADDRESS`` environment variable, else a Ray instance started on
+        this machine. Ignored when Ray is already initialised by the caller.
+    seed_block : int
+        With ``backend="ray"``: seeds per Ray task.
 
     Returns
     -------
@@ -437,6 +456,12 @@ def evaluate(tasks, agents=DEFAULT_AGENTS, seeds=range(20), workers: int = 1,
     def applies(task, agent):  # e.g. the seed test's doubled-gain opponent exists only there
         return agent in factories or task.kind.builds(agent)
 
+    if backend not in ("local", "ray"):
+        raise ValueError(f"unknown backend {backend!r}; choose 'local' or 'ray'")
+    if backend == "ray":
+        return _evaluate_on_ray(tasks, agents, seeds, factories, applies, tuning_generations, progress,
+                                address, seed_block)
+
     started = time.perf_counter()
     tuning: dict = {}
     with ProcessPoolExecutor(max(1, workers)) as pool:
@@ -454,5 +479,36 @@ def evaluate(tasks, agents=DEFAULT_AGENTS, seeds=range(20), workers: int = 1,
             records.extend(batch)
             if progress is not None:
                 progress(1)
+    return SuiteResult(tasks=tasks, agents=agents, seeds=seeds, records=records, tuning=tuning,
+                       seconds=time.perf_counter() - started)
+
+
+def _evaluate_on_ray(tasks, agents, seeds, factories, applies, tuning_generations, progress, address,
+                     seed_block) -> SuiteResult:
+    """Run :func:`evaluate`'s jobs as Ray tasks, seeds in blocks (its ray backend)."""
+    from .ray_backend import RayPool
+
+    if int(seed_block) != seed_block or seed_block < 1:
+        raise ValueError(f"seed_block must be a positive integer, got {seed_block!r}")
+    seed_block = int(seed_block)
+    started = time.perf_counter()
+    tuning: dict = {}
+    with RayPool(address) as pool:
+        if "tuned-feedback" in agents:
+            unique = {t.tuning_key(): t for t in tasks}
+            tuning = dict(pool.map(_tune_job, [(task, tuning_generations) for task in unique.values()]))
+        blocks = [seeds[i:i + seed_block] for i in range(0, len(seeds), seed_block)]
+        jobs = [
+            (task, agent, block, tuning[task.tuning_key()] if agent == "tuned-feedback" else None,
+             factories.get(agent))
+            for task in tasks for agent in agents if applies(task, agent) for block in blocks
+        ]
+
+        def done(job, _records):
+            for _ in job[2]:
+                progress(1)
+
+        batches = pool.map(_run_block_job, jobs, on_done=done if progress is not None else None)
+    records = [record for batch in batches for record in batch]
     return SuiteResult(tasks=tasks, agents=agents, seeds=seeds, records=records, tuning=tuning,
                        seconds=time.perf_counter() - started)

@@ -34,8 +34,9 @@ def rls_update(weights, covariance, z, error, forgetting: float, max_trace: floa
     forgetting``, which :func:`check_trace_cap` keeps finite. Callers must call
     this last, after their own checks, since the covariance is changed in place.
     """
-    pz = covariance @ z
-    denominator = forgetting + z @ pz
+    # np.dot rather than @: the same products and sums, with less per-call overhead on small arrays.
+    pz = np.dot(covariance, z)
+    denominator = forgetting + float(np.dot(z, pz))
     if not 0.0 < denominator < math.inf:
         raise InputTooLarge(_NON_FINITE)
     inverse_denominator = 1.0 / denominator
