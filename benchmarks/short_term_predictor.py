@@ -110,21 +110,22 @@ def bytes_touched_per_step(predictor: ShortTermPredictor) -> int:
     return 4 * floats * n + 8 * k * n  # float32 state, int64 indices
 
 
-def time_steps(n_channels: int, config: Config, settings: dict) -> tuple[list[float], ShortTermPredictor]:
-    """Steps per second in each repeat, and the predictor (after ``steps * repeats`` steps)."""
+def time_steps(n_channels: int, config: Config, settings: dict):
+    """Steps per second in each repeat, CPU seconds per step (all threads), and the predictor."""
     rng = np.random.default_rng(config.seed)
     frames = rng.standard_normal((8, n_channels)).astype(np.float32)
     predictor = ShortTermPredictor(n_channels, config.advance, seed=config.seed, n_threads=config.threads,
                                    **settings)
     for index in range(config.advance + 5):  # past the warm-up, so every step learns
         predictor.step(frames[index % 8])
-    rates = []
+    rates, cpu = [], []
     for _ in range(config.repeats):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         for index in range(config.steps):
             predictor.step(frames[index % 8])
         rates.append(config.steps / (time.perf_counter() - started))
-    return rates, predictor
+        cpu.append((time.process_time() - started_cpu) / config.steps)
+    return rates, float(np.median(cpu)), predictor
 
 
 def peak_memory(n_channels: int, config: Config, settings: dict) -> int:
@@ -147,12 +148,12 @@ def scaling_table(config: Config) -> list[str]:
     bandwidth = memory_bandwidth()
     lines = [f"memory bandwidth (numpy copy of 256 MB, read + write, best of 5): {bandwidth / 1e9:.1f} GB/s",
              "",
-             "| config | channels | features | steps/s (median) | min | max | peak memory MB "
+             "| config | channels | features | steps/s (median) | min | max | CPU ms/step | peak memory MB "
              "| state touched MB/step | floor steps/s | x floor |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, settings in CONFIGS.items():
         for n_channels in config.sizes:
-            rates, predictor = time_steps(n_channels, config, settings)
+            rates, cpu, predictor = time_steps(n_channels, config, settings)
             touched = bytes_touched_per_step(predictor)
             features = _features(predictor)
             del predictor
@@ -160,8 +161,8 @@ def scaling_table(config: Config) -> list[str]:
             median = float(np.median(rates))
             floor = bandwidth / touched
             lines.append(f"| {name} | {n_channels} | {features} | {median:.1f} | {min(rates):.1f} "
-                         f"| {max(rates):.1f} | {peak / 2**20:.0f} | {touched / 2**20:.1f} | {floor:.0f} "
-                         f"| {floor / median:.1f} |")
+                         f"| {max(rates):.1f} | {cpu * 1e3:.2f} | {peak / 2**20:.0f} | {touched / 2**20:.1f} "
+                         f"| {floor:.0f} | {floor / median:.1f} |")
     return lines
 
 
