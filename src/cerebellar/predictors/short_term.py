@@ -361,12 +361,12 @@ class ShortTermPredictor:
         row = t % period
         k = self._index.shape[0]
         if k:
-            sampled = np.take(normalised, self._index[:, chunk])
+            sampled = normalised[self._index[:, chunk]]  # fancy indexing gathers faster than take
             self.sampled_[row, :, chunk] = sampled
             self.sampled_[row + period, :, chunk] = sampled
             self.sampled_sq_[row, chunk] = np.einsum("kn,kn->n", sampled, sampled)
             rows = [(t - lag) % period for lag in range(lags)]
-            self.context_sq_[slot, chunk] += self.sampled_sq_[rows][:, chunk].sum(axis=0)
+            self.context_sq_[slot, chunk] += self.sampled_sq_[rows, chunk].sum(axis=0)
         if pooled.size:
             self.context_sq_[slot, chunk] += pooled @ pooled
         prediction = np.einsum("fn,fn->n", weights[:h], context)
