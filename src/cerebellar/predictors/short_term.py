@@ -377,7 +377,8 @@ class ShortTermPredictor:
             window = self.sampled_[now - lags + 1: now + 1, :, chunk].reshape(-1, m.shape[0])
             prediction += np.einsum("fn,fn->n", weights[h:sampled_end], window)
         if pooled.size:
-            prediction += pooled @ weights[sampled_end:]
+            # einsum, not matmul: BLAS would start threads of its own inside each chunk's thread.
+            prediction += np.einsum("p,pn->n", pooled, weights[sampled_end:])
         self.predictions_[slot, chunk] = prediction
         np.multiply(np.sqrt(self.var_[chunk]), prediction, out=output[chunk])
         output[chunk] += self.mean_[chunk]
