@@ -509,6 +509,10 @@ def analyse(session: Session, leads_ms=None, *, controls: dict | None = None, lo
     """
     if not isinstance(session, Session):
         raise TypeError(f"session must be a Session, got {type(session).__name__}")
+    for needed in ("mossy", "dentate"):
+        if needed not in session.populations:
+            raise ValueError(f"the session has no {needed!r} population "
+                             f"(it has {sorted(session.populations)})")
     leads = _leads_in_bins(leads_ms, session.bin_ms, session.n_bins)
     alphas = tuple(check_positive(alpha, "alphas") for alpha in alphas)
     named = {"lowpass": lowpass_control(session, lowpass_ms)}
