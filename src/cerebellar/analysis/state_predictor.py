@@ -15,11 +15,14 @@ sessions passed in (e.g. an untrained model's, a no-model agent's).
 Choices (the paper's where the text says, ours otherwise; the paper's bin
 width, cross-validation and regularisation are not known to us):
 
-- Regression: ridge (:class:`sklearn.linear_model.RidgeCV`) on standardised
-  predictors (:class:`sklearn.preprocessing.StandardScaler`), one penalty per
-  reconstructed cell, chosen from ``alphas`` by scikit-learn's efficient
-  leave-one-out cross-validation *within the training directions* (ours; a
-  grouped inner cross-validation would cost about seven times as much).
+- Regression: ridge on standardised predictors, exactly as
+  ``make_pipeline(StandardScaler(), Ridge(alpha))`` of scikit-learn (a test
+  holds them equal), one penalty per reconstructed cell and lead, chosen
+  from ``alphas`` by generalised cross-validation *within the training
+  directions* (ours). It is computed from per-direction sums of products
+  (:mod:`cerebellar.analysis._ridge`): scikit-learn's ``RidgeCV`` took
+  minutes per session for the thousands of outputs (cells x leads) a fold
+  fits.
 - Scoring: on held-out conditions, leaving one target direction out
   (:class:`sklearn.model_selection.LeaveOneGroupOut`); R2 per cell
   (:func:`sklearn.metrics.r2_score`) over all held-out bins of all trials,
@@ -57,6 +60,7 @@ import numpy as np
 
 from .._io import atomic_write
 from .._validation import check_positive, check_seed
+from ._ridge import held_out_ridge
 from .session import Session
 
 #: The paper's mean R2 of mossy(t + t1) from dentate(t): lead in ms -> R2.
@@ -295,17 +299,13 @@ def _flatten(activity: np.ndarray, times: slice) -> np.ndarray:
 
 def _held_out_r2(X: np.ndarray, Y: np.ndarray, groups: np.ndarray, alphas) -> np.ndarray:
     """Per-column R2 of Y predicted from X, each direction predicted by a fit on the others."""
-    RidgeCV, r2_score, LeaveOneGroupOut, make_pipeline, StandardScaler = _sklearn()
-    predicted = np.empty_like(Y)
-    for train, test in LeaveOneGroupOut().split(X, Y, groups):
-        pipeline = make_pipeline(StandardScaler(), RidgeCV(alphas=alphas, alpha_per_target=True))
-        pipeline.fit(X[train], Y[train])
-        predicted[test] = pipeline.predict(X[test]).reshape(len(test), -1)
+    _, r2_score, LeaveOneGroupOut, _, _ = _sklearn()
+    predicted, _ = held_out_ridge(X, Y, groups, alphas, LeaveOneGroupOut().split(X, Y, groups))
     return np.asarray(r2_score(Y, predicted, multioutput="raw_values"))
 
 
 def lagged_r2(predictor: np.ndarray, target: np.ndarray, groups: np.ndarray, leads_bins,
-              alphas=DEFAULT_ALPHAS, max_outputs: int = 2000) -> np.ndarray:
+              alphas=DEFAULT_ALPHAS, max_outputs: int = 5000) -> np.ndarray:
     """Held-out R2 of ``target(t + lead)`` from ``predictor(t)`` for each lead, per target cell.
 
     Every lead is scored on the same bins ``t`` (those whose past and future
