@@ -533,6 +533,8 @@ def analyse(session: Session, leads_ms=None, *, controls: dict | None = None, lo
     if chain and "purkinje" in session.populations:
         fitted_chain = reconstruction_chain(session, alphas)
     settings = {"bin_ms": session.bin_ms, "alphas": list(alphas), "lowpass_ms": lowpass_ms, "seed": seed,
-                "cross_validation": "leave one target direction out", "trials": session.n_trials,
+                "cross_validation": "leave one target direction out",
+                "penalty": "per cell and lead, generalised cross-validation on the training directions",
+                "trials": session.n_trials,
                 "metadata": session.metadata}
     return StatePredictorResult(model=model, controls=results, chain=fitted_chain, settings=settings)
