@@ -93,6 +93,10 @@ def test_session_comparison_puts_a_population_kalman_filter_beside_the_optimal_g
                           signals={"state": state, "command": command, "observation": observation})
         comparison = kalman_comparison(session)
         np.testing.assert_allclose(comparison.fitted_gain, K, rtol=0.15)
+        direct = kalman_comparison(Session(populations, 10.0, session.conditions,
+                                           signals={**session.signals, "prediction": estimate}),
+                                   estimate="prediction")
+        np.testing.assert_allclose(direct.fitted_gain, K, rtol=1e-7)
         np.testing.assert_allclose(comparison.kalman_gain, K, rtol=0.15)
         gains[noise_var] = comparison.summary()
     assert gains[1e-2]["fitted_gain_norm"] < gains[1e-4]["fitted_gain_norm"] / 5

@@ -235,7 +235,7 @@ def decode_state(rates, state) -> np.ndarray:
 
 def kalman_comparison(session: Session, population: str = "dentate", *, state: str = "state",
                       command: str = "command", observation: str = "observation",
-                      observation_lag_bins: int = 0) -> KalmanComparison:
+                      observation_lag_bins: int = 0, estimate: str | None = None) -> KalmanComparison:
     """Fit the Kalman form to a population and compare its gain with the optimal one.
 
     The population is read out in state coordinates (:func:`decode_state`),
@@ -257,6 +257,9 @@ def kalman_comparison(session: Session, population: str = "dentate", *, state: s
         of the delayed state: the population at ``t`` is read out as an
         estimate of the state at ``t - lag``, beside the command of that time
         (the part of the estimate beyond it is prediction, not filtering).
+    estimate : str, optional
+        A signal to use as the estimate (e.g. the model's own ``"prediction"``)
+        instead of the population's readout.
 
     Raises
     ------
@@ -266,7 +269,7 @@ def kalman_comparison(session: Session, population: str = "dentate", *, state: s
     """
     if population not in session.populations:
         raise ValueError(f"the session has no {population!r} population")
-    for name in (state, command, observation):
+    for name in (state, command, observation, *([estimate] if estimate else [])):
         if name not in session.signals:
             raise ValueError(f"the Kalman comparison needs the signal {name!r}; "
                              f"the session has {sorted(session.signals)}")
@@ -277,8 +280,10 @@ def kalman_comparison(session: Session, population: str = "dentate", *, state: s
     x = session.signals[state][:, :end]
     u = session.signals[command][:, :end]
     y = session.signals[observation][:, lag:]
-    rates = session.populations[population][:, lag:]
-    estimate = decode_state(rates, x)
-    fitted = fit_kalman_form(estimate, u, y)
+    if estimate is None:
+        estimated = decode_state(session.populations[population][:, lag:], x)
+    else:
+        estimated = session.signals[estimate][:, lag:]
+    fitted = fit_kalman_form(estimated, u, y)
     plant = identify_plant(x, u, y)
     return KalmanComparison(fitted=fitted, plant=plant, kalman_gain=plant.kalman_gain())
