@@ -130,3 +130,16 @@ def test_delayed_observations_are_aligned_by_the_lag():
     np.testing.assert_allclose(aligned.kalman_gain, K, rtol=0.15)
     unaligned = kalman_comparison(session)
     assert not np.allclose(unaligned.kalman_gain, K, rtol=0.15)
+
+
+def test_analyse_reports_the_kalman_comparison_of_sessions_with_signals():
+    from cerebellar.analysis import analyse
+
+    K, state, command, observation, estimate = simulate(1e-4, bins=120)
+    mixing = np.random.default_rng(1).normal(size=(2, 6))
+    session = Session(populations={"dentate": estimate @ mixing + 5.0, "mossy": observation * [1.0, -2.0]},
+                      bin_ms=10.0, conditions={"target": np.arange(12) % 4},
+                      signals={"state": state, "command": command, "observation": observation})
+    out = analyse(session, leads_ms=[0, 10], surrogate=False).to_dict()
+    assert list(out["kalman"]) == ["model"]
+    np.testing.assert_allclose(out["kalman"]["model"]["fitted_gain"], K, rtol=0.15)

@@ -61,6 +61,7 @@ import numpy as np
 from .._io import atomic_write
 from .._validation import check_positive, check_seed
 from ._ridge import held_out_ridge
+from .kalman import kalman_comparison
 from .session import Session
 
 #: The paper's mean R2 of mossy(t + t1) from dentate(t): lead in ms -> R2.
@@ -188,12 +189,17 @@ class StatePredictorResult:
         The reconstruction chain (None when the session has no ``"purkinje"``).
     settings : dict
         The choices the analysis ran with (bin width, alphas, seed...).
+    kalman : dict of str to KalmanComparison
+        The Kalman comparison of the model (``"model"``) and of each named
+        control whose session records the signals ``state``, ``command`` and
+        ``observation`` (see :func:`~cerebellar.analysis.kalman_comparison`).
     """
 
     model: LaggedReconstruction
     controls: dict[str, LaggedReconstruction]
     chain: ReconstructionChain | None = None
     settings: dict = field(default_factory=dict)
+    kalman: dict = field(default_factory=dict)
 
     @property
     def leads_ms(self) -> list[float]:
@@ -207,6 +213,7 @@ class StatePredictorResult:
         out["r2_at_paper_leads"] = {str(lead): self.model.r2_at(lead) for lead in PAPER_R2}
         out["controls"] = {name: control.summary() for name, control in self.controls.items()}
         out["chain"] = None if self.chain is None else self.chain.summary()
+        out["kalman"] = {name: comparison.summary() for name, comparison in self.kalman.items()}
         out["settings"] = dict(self.settings)
         return out
 
@@ -476,7 +483,7 @@ def _leads_in_bins(leads_ms, bin_ms: float, bins: int) -> list[int]:
 
 def analyse(session: Session, leads_ms=None, *, controls: dict | None = None, lowpass_ms: float = 50.0,
             surrogate: bool = True, chain: bool = True, alphas=DEFAULT_ALPHAS,
-            seed: int | None = 0) -> StatePredictorResult:
+            seed: int | None = 0, kalman: bool = True) -> StatePredictorResult:
     """Run the state-predictor analysis on a session and its controls.
 
     Parameters
@@ -502,6 +509,10 @@ def analyse(session: Session, leads_ms=None, *, controls: dict | None = None, lo
         Ridge penalties to choose from (on standardised predictors).
     seed : int or None
         Seed of the surrogate's shuffle.
+    kalman : bool
+        Whether to run :func:`~cerebellar.analysis.kalman_comparison` on the
+        sessions that record ``state``, ``command`` and ``observation``, with
+        the observation lag taken from ``metadata["delay_ms"]`` (0 if absent).
 
     Returns
     -------
@@ -537,4 +548,12 @@ def analyse(session: Session, leads_ms=None, *, controls: dict | None = None, lo
                 "penalty": "per cell and lead, generalised cross-validation on the training directions",
                 "trials": session.n_trials,
                 "metadata": session.metadata}
-    return StatePredictorResult(model=model, controls=results, chain=fitted_chain, settings=settings)
+    comparisons = {}
+    if kalman:
+        for name, other in {"model": session, **{n: c for n, c in named.items() if n not in
+                                                 ("lowpass", "shuffled")}}.items():
+            if all(signal in other.signals for signal in ("state", "command", "observation")):
+                lag = int(round(float(other.metadata.get("delay_ms", 0.0)) / other.bin_ms))
+                comparisons[name] = kalman_comparison(other, observation_lag_bins=lag)
+    return StatePredictorResult(model=model, controls=results, chain=fitted_chain, settings=settings,
+                                kalman=comparisons)
