@@ -344,7 +344,8 @@ def lagged_r2(predictor: np.ndarray, target: np.ndarray, groups: np.ndarray, lea
     ValueError
         If the leads leave fewer than two bins of a trial to score.
     """
-    from threadpoolctl import threadpool_limits
+    _sklearn()  # a clear ImportError naming the extra before anything else is needed
+    from threadpoolctl import threadpool_limits  # installed with scikit-learn
 
     leads = [int(lead) for lead in leads_bins]
     bins, cells = target.shape[1], target.shape[2]
