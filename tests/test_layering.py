@@ -17,6 +17,7 @@ SOURCE = Path(__file__).resolve().parents[1] / "src" / "cerebellar"
 LAYERS = {
     "_validation": 0, "_io": 0.5,  # the checkpoint reader validates with _validation
     "models": 1, "envs": 1,
+    "predictors": 1,
     "control": 2,
     "agent": 3,
     "tasks": 4,
