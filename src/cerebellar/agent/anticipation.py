@@ -25,11 +25,17 @@ from .internal_feedback import check_delay_steps
 class ShortTermAnticipation:
     """Estimate the present from delayed senses with a :class:`~cerebellar.predictors.ShortTermPredictor`.
 
-    The predictor watches ``n_state + n_command`` channels: the delayed
-    observation and the last command sent (the efference copy). Every channel
-    samples every other one at lags ``0 .. delay_steps - 1``, so its context
-    holds the delayed observation and all the commands sent since it was taken,
-    which is what the present depends on. Its advance is the delay: the
+    The predictor watches ``n_state + delay_steps * n_command`` channels: the
+    delayed observation and the efference copies of the last ``delay_steps``
+    commands, newest first (a tapped delay line). Every channel samples every
+    other one, so the context of each observation channel holds the delayed
+    observation and all the commands sent since it was taken, which is what
+    the present depends on (for a linear plant, exactly:
+    ``s(t) = A^d s(t - d) + sum_k A^(k - 1) B u(t - k)``). The commands enter
+    as channels of their own rather than as lags of one command channel
+    (``sampled_lags``), which would also bring in ``d`` lags of every
+    observation channel: redundant, highly correlated features that slow the
+    predictor's normalised LMS readout. Its advance is the delay: the
     prediction it makes now of the observation channels ``delay_steps`` ahead
     is the observation of the present, which arrives ``delay_steps`` later and
     trains it then.
@@ -72,8 +78,8 @@ class ShortTermAnticipation:
         Seeds the predictor.
     **predictor_params
         Hyperparameters of the :class:`~cerebellar.predictors.ShortTermPredictor`
-        (``history``, ``learning_rate``, ...); ``sampled_lags`` defaults to the
-        delay and ``sources`` to every other channel.
+        (``history``, ``learning_rate``, ...); ``sources`` defaults to every
+        other channel (and ``sampled_lags`` to the predictor's default).
 
     Attributes
     ----------
@@ -110,10 +116,9 @@ class ShortTermAnticipation:
             raise ValueError(f"state_scale must be positive, got {self.state_scale}")
         self.trust_channels = (list(range(self.n_state)) if trust_channels is None
                                else [int(c) for c in trust_channels])
-        n = self.n_state + self.n_command
+        n = self.n_state + self.delay_steps * self.n_command
         if predictor_params.get("sources") is None and "n_sampled" not in predictor_params:
             predictor_params["sources"] = np.array([[j for j in range(n) if j != i] for i in range(n)])
-        predictor_params.setdefault("sampled_lags", self.delay_steps)
         self.predictor_ = ShortTermPredictor(n, self.delay_steps, seed=seed, **predictor_params)
         self._recent = deque(maxlen=self.window)  # (prediction's error, raw observation's error)
         self.trust_ = 0.0
@@ -139,8 +144,12 @@ class ShortTermAnticipation:
         present comes from the short-term predictor alone.
         """
         observation = as_finite_vector(observation, "observation", self.n_state)
-        last = self._sent[-1] if self._sent else np.zeros(self.n_command)
-        output = self.predictor_.step(np.concatenate([observation, last]))
+        # The commands sent since the observation was taken, newest first; none yet: zeros.
+        sent = list(self._sent)[::-1][: self.delay_steps]
+        taps = np.zeros((self.delay_steps, self.n_command))
+        if sent:
+            taps[: len(sent)] = sent
+        output = self.predictor_.step(np.concatenate([observation, taps.ravel()]))
         predicted = output[: self.n_state].astype(np.float64)
         if len(self._predicted) == self.delay_steps:
             self.delay_error_ = observation - self._predicted[0]
