@@ -33,9 +33,9 @@ class ShortTermAnticipation:
     the present depends on (for a linear plant, exactly:
     ``s(t) = A^d s(t - d) + sum_k A^(k - 1) B u(t - k)``). The commands enter
     as channels of their own rather than as lags of one command channel
-    (``sampled_lags``), which would also bring in ``d`` lags of every
-    observation channel: redundant, highly correlated features that slow the
-    predictor's normalised LMS readout. Its advance is the delay: the
+    (``sampled_lags``), which would also bring in lags of every observation
+    channel: redundant, highly correlated features that slow the predictor's
+    normalised LMS readout. Its advance is the delay: the
     prediction it makes now of the observation channels ``delay_steps`` ahead
     is the observation of the present, which arrives ``delay_steps`` later and
     trains it then.
@@ -79,7 +79,7 @@ class ShortTermAnticipation:
     **predictor_params
         Hyperparameters of the :class:`~cerebellar.predictors.ShortTermPredictor`
         (``history``, ``learning_rate``, ...); ``sources`` defaults to every
-        other channel (and ``sampled_lags`` to the predictor's default).
+        other channel and ``sampled_lags`` to 1.
 
     Attributes
     ----------
@@ -119,6 +119,9 @@ class ShortTermAnticipation:
         n = self.n_state + self.delay_steps * self.n_command
         if predictor_params.get("sources") is None and "n_sampled" not in predictor_params:
             predictor_params["sources"] = np.array([[j for j in range(n) if j != i] for i in range(n)])
+        # The taps already are the commands' lags; lags of the other channels too would only
+        # add redundant, correlated features.
+        predictor_params.setdefault("sampled_lags", 1)
         self.predictor_ = ShortTermPredictor(n, self.delay_steps, seed=seed, **predictor_params)
         self._recent = deque(maxlen=self.window)  # (prediction's error, raw observation's error)
         self.trust_ = 0.0
