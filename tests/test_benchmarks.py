@@ -159,3 +159,14 @@ def test_limb_reaching_plot(tmp_path):
     path = tmp_path / "first_reach.png"
     load("limb_reaching").main(["--plot-first-reach", str(path), "--plot-seed", "4"])
     assert path.stat().st_size > 10_000
+
+
+def test_short_term_warm(capsys):
+    load("short_term_warm").main(["--seeds", "1", "--watch", "0", "1", "--tasks", "delay-100",
+                                  "--workers", "1"])
+    out = capsys.readouterr().out
+    assert out.startswith("machine: ")
+    blank, watched = table_rows(out, "delay-100")
+    assert blank[1] == "0" and blank[4:] == ["-", "-"]
+    assert watched[1] == "1" and float(watched[4]) > 0 and float(watched[5]) > 0
+    assert all(cell.endswith("/1") for cell in (blank[2], watched[2]))
