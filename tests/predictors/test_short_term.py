@@ -68,10 +68,12 @@ def test_white_noise_gets_no_invented_lead():
 
 
 def test_same_seed_same_outputs_and_threads_change_nothing():
-    signals = sinusoids(300, 200, seed=4) + np.random.default_rng(5).normal(size=(200, 300)).astype(np.float32)
-    first = run(ShortTermPredictor(300, 3, seed=7, chunk_size=64, n_threads=1), signals)
-    again = run(ShortTermPredictor(300, 3, seed=7, chunk_size=64, n_threads=2), signals)
-    other = run(ShortTermPredictor(300, 3, seed=8, chunk_size=64, n_threads=1), signals)
+    noise = np.random.default_rng(5).normal(size=(200, 300)).astype(np.float32)
+    signals = sinusoids(300, 200, seed=4) + noise
+    settings = {"chunk_size": 64, "n_pooled": 5}
+    first = run(ShortTermPredictor(300, 3, seed=7, n_threads=1, **settings), signals)
+    again = run(ShortTermPredictor(300, 3, seed=7, n_threads=2, **settings), signals)
+    other = run(ShortTermPredictor(300, 3, seed=8, n_threads=1, **settings), signals)
     np.testing.assert_array_equal(first, again)
     assert not np.array_equal(first, other)
     assert first.dtype == np.float32 and first.shape == (200, 300)
@@ -90,7 +92,7 @@ def test_sources_never_include_the_channel_itself_and_are_distinct_for_small_pop
 def test_save_load_round_trip_gives_identical_later_outputs(tmp_path, explicit):
     signals = sinusoids(50, 400, seed=6)
     sources = (np.arange(50)[:, None] + np.array([[1, 2]])) % 50 if explicit else None
-    predictor = ShortTermPredictor(50, 4, seed=2, sources=sources, n_sampled=2, history=4)
+    predictor = ShortTermPredictor(50, 4, seed=2, sources=sources, n_sampled=2, history=4, n_pooled=3)
     run(predictor, signals[:250])
     path = predictor.save(tmp_path / "stp")
     loaded = ShortTermPredictor.load(path)
@@ -147,6 +149,7 @@ def test_bad_input_is_rejected_and_changes_nothing(x, message):
     ({"learning_rate": 0.0}, ValueError, "learning_rate"),
     ({"learning_rate": 1.5}, ValueError, "learning_rate"),
     ({"sampled_lags": 0}, ValueError, "sampled_lags"),
+    ({"n_pooled": -1}, ValueError, "n_pooled"),
     ({"stats_time": 0.5}, ValueError, "stats_time"),
     ({"sources": np.zeros((3, 2), dtype=int)}, ValueError, "sources must have shape"),
     ({"sources": np.full((4, 1), 4)}, ValueError, "channel indices"),
