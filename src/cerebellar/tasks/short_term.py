@@ -48,7 +48,7 @@ class ShortTermConfig:
         Hyperparameters of the :class:`~cerebellar.predictors.ShortTermPredictor`
         beyond the wiring: a learning rate of 0.1, twice its default, which let
         the agent balance at 100 ms by its second or third episode instead of
-        its fourth or fifth (seeds 0-2 of the race's tasks; 0.2 was no better).
+        its fourth or fifth (seeds 0-2 of the race's tasks).
     """
 
     iterations: int = 3
