@@ -341,16 +341,16 @@ def known_answer_table(config: Config) -> list[str]:
     system = LatentSystem.oscillators(config.latent_channels, config.noise, rng)
     latent_steps = 2 * config.latent_warm_up
     observations = system.simulate(latent_steps, rng)
-    settings = CONFIGS["pooled"]
     for advance in config.latent_advances:
-        outputs = predictor_outputs(observations, advance, config.seed, **settings)
-        result = scores(observations, outputs, advance, config.latent_warm_up, config.ar_lags)
         kalman = system.optimal_predictions(observations, advance)
         empirical = np.median(r2_per_channel(observations[config.latent_warm_up + advance:],
                                              kalman[config.latent_warm_up:-advance]))
         optimum = f"{np.median(system.optimal_r2(advance)):.3f} (run: {empirical:.3f})"
-        row(f"latent system, 4 states, {config.latent_channels} channels, noise {config.noise:g}", advance,
-            result, optimum, settings)
+        for settings in (CONFIGS["pooled"], CONFIGS["default"]):
+            outputs = predictor_outputs(observations, advance, config.seed, **settings)
+            result = scores(observations, outputs, advance, config.latent_warm_up, config.ar_lags)
+            row(f"latent system, 4 states, {config.latent_channels} channels, noise {config.noise:g}",
+                advance, result, optimum, settings)
     signals = rng.standard_normal((steps, config.known_channels)).astype(np.float32)
     outputs = predictor_outputs(signals, config.advance, config.seed)
     result = scores(signals, outputs, config.advance, warm, config.ar_lags)

@@ -176,8 +176,9 @@ def test_short_term_predictor(capsys):
     (copies,) = [r for line in known.splitlines() if line.startswith("| delayed copies")
                  for r in [[cell.strip() for cell in line.strip("|").split("|")]]]
     assert float(copies[2]) >= 0.99 and float(copies[4]) < 0.5  # persistence cannot
-    (latent,) = [[cell.strip() for cell in line.strip("|").split("|")] for line in known.splitlines()
-                 if line.startswith("| latent system")]
+    latent, _ = [[cell.strip() for cell in line.strip("|").split("|")] for line in known.splitlines()
+                 if line.startswith("| latent system")]  # the pooled configuration first
+    assert latent[6] == "n_pooled=16"
     optimum, run = (float(value) for value in re.findall(r"-?\d+\.\d+", latent[3]))
     # The closed form agrees with the Kalman predictor run on the same (short, slowly mixing) sample,
     # and the predictor comes within 0.05 of that run while both baselines fall short of it.

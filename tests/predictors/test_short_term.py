@@ -171,3 +171,11 @@ def test_a_damaged_checkpoint_is_refused(tmp_path):
     save_checkpoint(path, kind, params, arrays)
     with pytest.raises(CheckpointError, match="weights_ has shape"):
         ShortTermPredictor.load(path)
+
+
+def test_the_docstring_example_holds():
+    import doctest
+
+    from cerebellar.predictors import short_term
+    result = doctest.testmod(short_term)
+    assert result.attempted >= 5 and result.failed == 0

@@ -51,12 +51,12 @@ _DTYPE = np.float32
 def _sample_sources(n_channels: int, k: int, rng: np.random.Generator) -> np.ndarray:
     """Return ``(n_channels, k)`` indices of other channels (never the channel itself).
 
-    Small populations draw ``k`` distinct others per channel; large ones draw
+    Populations of up to 512 draw ``k`` distinct others per channel; larger ones draw
     independently (a repeated source then has probability about ``k**2 / n``).
     """
     if k == 0:
         return np.zeros((n_channels, 0), dtype=np.int64)
-    if n_channels <= 4096:
+    if n_channels <= 512:
         keys = rng.random((n_channels, n_channels - 1))
         offsets = np.argsort(keys, axis=1)[:, :k] + 1
     else:
@@ -377,7 +377,8 @@ class ShortTermPredictor:
             window = self.sampled_[now - lags + 1: now + 1, :, chunk].reshape(-1, m.shape[0])
             prediction += np.einsum("fn,fn->n", weights[h:sampled_end], window)
         if pooled.size:
-            prediction += pooled @ weights[sampled_end:]
+            # einsum, not matmul: BLAS would start threads of its own inside each chunk's thread.
+            prediction += np.einsum("p,pn->n", pooled, weights[sampled_end:])
         self.predictions_[slot, chunk] = prediction
         np.multiply(np.sqrt(self.var_[chunk]), prediction, out=output[chunk])
         output[chunk] += self.mean_[chunk]
