@@ -204,3 +204,14 @@ def test_short_term_predictor_traffic_counts_every_weight():
     from cerebellar.predictors import ShortTermPredictor
     predictor = ShortTermPredictor(100, 10)
     assert module.bytes_touched_per_step(predictor) >= 2 * predictor.weights_.nbytes
+
+
+def test_short_term_warm(capsys):
+    load("short_term_warm").main(["--seeds", "1", "--watch", "0", "1", "--tasks", "delay-100",
+                                  "--workers", "1"])
+    out = capsys.readouterr().out
+    assert out.startswith("machine: ")
+    blank, watched = table_rows(out, "delay-100")
+    assert blank[1] == "0" and blank[4:] == ["-", "-", "-"]
+    assert watched[1] == "1" and all(float(cell) > 0 for cell in watched[4:])
+    assert all(cell.endswith("/1") for cell in (blank[2], watched[2]))

@@ -7,6 +7,7 @@ sensory delay, on the :class:`SmithPredictor`'s estimate of the present.
 :func:`run_episode` is the one loop that running, practice and tuning use.
 """
 
+from .anticipation import ShortTermAnticipation
 from .core import Agent
 from .internal_feedback import SmithPredictor, check_delay_steps
 from .loop import AgentProtocol, EpisodeOutcome, Step, practise, run_episode, run_episodes
@@ -17,4 +18,5 @@ __all__ = [
     "Agent", "AgentProtocol", "EpisodeOutcome", "EpisodeTrace", "FeedbackAgent", "PolicyAgent",
     "RunResult", "SmithPredictor", "Step", "check_delay_steps", "practise", "run_episode",
     "run_episodes",
+    "ShortTermAnticipation",
 ]

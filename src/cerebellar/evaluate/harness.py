@@ -24,7 +24,8 @@ from ..tasks import TASKS, Task, TuningResult
 
 #: Agents the harness knows by name, on every kind of task (the seed test adds
 #: ``doubled-gain``); learned agents are named by their model.
-AGENTS = ("rls", "cerebellum", "cerebellum-random", "nlms", "tuned-feedback", "oracle")
+AGENTS = ("rls", "cerebellum", "cerebellum-random", "nlms", "tuned-feedback", "oracle",
+          "short-term", "short-term-feedback")
 #: The agents of a default run.
 DEFAULT_AGENTS = ("rls", "cerebellum", "tuned-feedback", "oracle")
 
@@ -381,6 +382,8 @@ _STYLES = {
     "doubled-gain": {"marker": "*", "color": "tab:olive"},
     "tuned-feedback": {"marker": "^", "color": "tab:green"},
     "oracle": {"marker": "x", "color": "tab:red", "linestyle": "--"},
+    "short-term": {"marker": "h", "color": "tab:pink"},
+    "short-term-feedback": {"marker": "p", "color": "tab:gray"},
 }
 
 

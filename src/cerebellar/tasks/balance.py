@@ -18,6 +18,7 @@ from ..agent import FeedbackAgent
 from ..models.oracle import OracleModel
 from .base import Task, TaskKind, delay_steps_of, need_params, number
 from .presets import get_preset, make_agent
+from .short_term import SHORT_TERM_AGENTS, short_term_agent
 from .tuning import TuningResult, tune_feedback
 
 
@@ -85,6 +86,7 @@ class Balance(TaskKind):
     tuning: LinearTuning = field(default_factory=LinearTuning)
 
     name = "balance"
+    extra_agents = ("tuned-feedback", "oracle", *SHORT_TERM_AGENTS)
     table_header = ("| task | agent | first episode balanced | balanced by last episode | "
                     "episodes to success (median) | first-episode length (median) | RMS pole angle (rad) |")
     curve_label = "mean length (steps)"
@@ -93,6 +95,8 @@ class Balance(TaskKind):
         self.check_name(name)
         if name == "tuned-feedback":
             return FeedbackAgent.for_env(env, need_params(tuned, name)["gains"])
+        if name in SHORT_TERM_AGENTS:
+            return short_term_agent(env, name, seed=seed, delay_steps=delay_steps_of(env))
         model = OracleModel(env) if name == "oracle" else name
         return make_agent(env, model=model, iterations=self.iterations, seed=seed,
                           delay_steps=delay_steps_of(env))

@@ -59,6 +59,8 @@ SUITES: dict[str, tuple[str, ...]] = {
     group: tuple(name for name, task in TASKS.items() if task.group == group)
     for group in ("delay", "change", "precision", "noise", "limbs", "swingup", "seed")
 }
+#: The race of the two theories on a delayed body (docs/results/short-term-race.md).
+SUITES["race"] = ("delay-100", "delay-200", "delay-300", "wrist-100")
 #: The cart-pole suites (the default of ``cerebellar suite``).
 CARTPOLE_SUITES = ("delay", "change", "precision", "noise")
 #: The limbs, swing-up and seed-test suites.

@@ -39,6 +39,7 @@ from ..models.oracle import OracleModel
 from .base import TaskKind, delay_steps_of, need_params, number
 from .presets import get_preset, make_agent
 from .reach_metrics import reach_metrics, summarise_reaches
+from .short_term import SHORT_TERM_AGENTS, short_term_agent
 from .tuning import TuningResult
 
 #: Reaching criterion: worst-joint error (rad) and time allowed to settle (s).
@@ -390,7 +391,7 @@ class Reaching(TaskKind):
     tuning_generations: int = 15
 
     name = "reaching"
-    extra_agents = ("tuned-feedback", "oracle", *PRACTISED_AGENTS)
+    extra_agents = ("tuned-feedback", "oracle", *PRACTISED_AGENTS, *SHORT_TERM_AGENTS)
     table_header = ("| task | agent | target | reaches settled in 1 s (first session) | seeds meeting "
                     "the target | median settle time (s) | all 8 held | RMS error (rad, median) |")
     curve_label = "fraction of reaches settled"
@@ -402,6 +403,8 @@ class Reaching(TaskKind):
             return pd_agent(env, need_params(tuned, name))
         if name == "oracle":
             return oracle_reaching_agent(env, delay_steps=delay, config=self.agent)
+        if name in SHORT_TERM_AGENTS:
+            return short_term_agent(env, name, seed=seed, delay_steps=delay)
         if name in PRACTISED_AGENTS:
             return practised_reaching_agent(env, partial(task.make_env, with_change=False),
                                             model=PRACTISED_AGENTS[name], seed=seed, delay_steps=delay,
