@@ -73,7 +73,7 @@ def channel_groups(n_state: int, n_command: int) -> list[list[int]]:
     return groups
 
 
-def tuning_vectors(n_cells: int, groups, n_channels: int, concentration: float,
+def tuning_vectors(n_cells: int, groups, n_channels: int, concentration,
                    rng: np.random.Generator) -> np.ndarray:
     """Draw heterogeneous tuning vectors: a Dirichlet mix of modalities, one preferred direction per cell.
 
@@ -81,14 +81,16 @@ def tuning_vectors(n_cells: int, groups, n_channels: int, concentration: float,
     same preferred direction (for 2-D groups an angle; for 1-D ones a sign;
     larger groups a random unit vector), weighted by Dirichlet(``concentration``)
     mixing weights: a small concentration makes most cells dominated by one
-    or two modalities.
+    or two modalities. ``concentration`` is one number, or one per group (a
+    larger one makes the modality more common).
 
     Returns
     -------
     numpy.ndarray, shape (n_cells, n_channels)
     """
     vectors = np.zeros((n_cells, n_channels))
-    mix = rng.dirichlet(np.full(len(groups), concentration), size=n_cells)
+    mix = rng.dirichlet(np.broadcast_to(np.asarray(concentration, dtype=np.float64), (len(groups),)),
+                        size=n_cells)
     angle = rng.uniform(0.0, 2 * math.pi, size=n_cells)
     for k, group in enumerate(groups):
         if len(group) == 2:
@@ -119,6 +121,11 @@ class PopulationCerebellum(OnlineForwardModel):
         Nuclear cells each Purkinje cell inhibits (capped at ``n_nuclear``).
     mix_concentration : float
         Dirichlet concentration of each cell's mix of modalities.
+    mossy_modalities : tuple of float or None
+        The mossy fibres' Dirichlet concentration per modality (see
+        :func:`channel_groups`: for the wrist position, velocity, target and
+        command), making some modalities more common; None: ``mix_concentration``
+        for all. The nuclear cells use ``mix_concentration``.
     mossy_baseline, mossy_gain : tuple of float
         Ranges (Hz, Hz per unit of scaled input) the mossy fibres' baselines
         and gains are drawn from; a baseline below ``gain * |drive|`` rectifies.
@@ -157,7 +164,7 @@ class PopulationCerebellum(OnlineForwardModel):
 
     _param_names = (
         "n_mossy", "n_purkinje", "n_nuclear", "n_granule", "fan_in", "n_active", "purkinje_fan_in",
-        "nuclear_fan_in", "mix_concentration", "mossy_baseline", "mossy_gain", "purkinje_tonic",
+        "nuclear_fan_in", "mix_concentration", "mossy_modalities", "mossy_baseline", "mossy_gain", "purkinje_tonic",
         "purkinje_gain", "nuclear_baseline", "nuclear_gain", "purkinje_rate", "forgetting", "prior",
         "input_scale", "residual", "seed",
     )
@@ -173,6 +180,7 @@ class PopulationCerebellum(OnlineForwardModel):
         purkinje_fan_in: int = 200,
         nuclear_fan_in: int = 10,
         mix_concentration: float = 0.5,
+        mossy_modalities: tuple | None = None,
         mossy_baseline: tuple = (10.0, 80.0),
         mossy_gain: tuple = (10.0, 40.0),
         purkinje_tonic: tuple = (40.0, 100.0),
@@ -195,6 +203,7 @@ class PopulationCerebellum(OnlineForwardModel):
         self.purkinje_fan_in = purkinje_fan_in
         self.nuclear_fan_in = nuclear_fan_in
         self.mix_concentration = mix_concentration
+        self.mossy_modalities = mossy_modalities
         self.mossy_baseline = mossy_baseline
         self.mossy_gain = mossy_gain
         self.purkinje_tonic = purkinje_tonic
@@ -217,6 +226,14 @@ class PopulationCerebellum(OnlineForwardModel):
         if not self.n_active < self.n_granule:
             raise ValueError(f"n_active ({self.n_active}) must be below n_granule ({self.n_granule})")
         check_positive(self.mix_concentration, "mix_concentration")
+        if self.mossy_modalities is not None:
+            try:
+                weights = [float(w) for w in self.mossy_modalities]
+            except (TypeError, ValueError):
+                raise TypeError(f"mossy_modalities must be a sequence of numbers or None, "
+                                f"got {self.mossy_modalities!r}") from None
+            if not weights or not all(math.isfinite(w) and w > 0 for w in weights):
+                raise ValueError(f"mossy_modalities must be positive numbers, got {self.mossy_modalities!r}")
         for name in ("mossy_baseline", "mossy_gain", "purkinje_tonic", "nuclear_baseline"):
             _check_range(getattr(self, name), name)
         low, _ = _check_range(self.nuclear_gain, "nuclear_gain")
@@ -233,8 +250,15 @@ class PopulationCerebellum(OnlineForwardModel):
         n_channels = n_inputs - 1
         n_state = n_outputs
         groups = channel_groups(n_state, n_channels - n_state)
+        concentration = self.mix_concentration
+        if self.mossy_modalities is not None:
+            concentration = np.asarray(self.mossy_modalities, dtype=np.float64)
+            if concentration.shape != (len(groups),):
+                raise ValueError(f"mossy_modalities must have one entry per modality ({len(groups)} for "
+                                 f"{n_state} state and {n_channels - n_state} command channels), "
+                                 f"got {len(concentration)}")
         # Fixed connectivity and tuning, all drawn from the seed.
-        self.mossy_tuning_ = tuning_vectors(self.n_mossy, groups, n_channels, self.mix_concentration, rng)
+        self.mossy_tuning_ = tuning_vectors(self.n_mossy, groups, n_channels, concentration, rng)
         self.mossy_baseline_ = rng.uniform(*self.mossy_baseline, size=self.n_mossy)
         self.mossy_gain_ = rng.uniform(*self.mossy_gain, size=self.n_mossy)
         self.granule_layer_ = SparseRandomExpansion(self.n_granule, self.fan_in, self.n_active)
