@@ -212,6 +212,34 @@ def build_parser() -> argparse.ArgumentParser:
     suite.add_argument("--json", action="store_true",
                        help="print one JSON object per episode (task, agent, seed, episode, metrics) "
                        "instead of the tables")
+    analyse = commands.add_parser(
+        "analyse",
+        help="neuroscience analyses of recorded or simulated populations",
+        description="Analyses of population recordings (see docs/guide/state-predictor.md).",
+    )
+    analyses = analyse.add_subparsers(dest="analysis", required=True)
+    predictor = analyses.add_parser(
+        "state-predictor",
+        help="Tanaka et al. (2019): mossy(t + t1) reconstructed from dentate(t), with controls",
+        description="Reconstruct mossy-fibre rates at t + t1 from dentate rates at t (ridge, leave one "
+        "target direction out), the gain over the mossy fibres' own present (delta R2), and the "
+        "same pipeline on controls that must not show the effect. Runs on a simulation of the "
+        "population model on the wrist task, or on a recording (--input).",
+    )
+    predictor.add_argument("--delay-ms", type=_delay, default=100.0,
+                           help="sensory delay of the simulation, ms (default 100)")
+    predictor.add_argument("--noise", type=_non_negative_float, default=0.0,
+                           help="observation noise sigma of the simulation (default 0)")
+    predictor.add_argument("--seeds", type=parse_seeds, default=range(0, 1),
+                           help="seeds A:B of the simulation (default 0)")
+    predictor.add_argument("--sessions", type=_positive, default=1,
+                           help="simulated sessions per seed, pooled (default 1)")
+    predictor.add_argument("--input", default=None, metavar="FILE",
+                           help="analyse a recording instead: a session .npz or .nwb file")
+    predictor.add_argument("--out", default="results/state-predictor",
+                           help="folder for the figure, CSV tables and JSON (default "
+                           "results/state-predictor; '' for none)")
+    predictor.add_argument("--json", action="store_true", help="print one JSON object with the results")
     return parser
 
 
@@ -474,12 +502,87 @@ def _write_video(config: RunConfig, task, agent, seed: int, stderr) -> None:
     print(f"wrote {config.video} ({frames} frames)", file=stderr)
 
 
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative number, got {text!r}")
+    return value
+
+
+def _load_session(path: str):
+    from .analysis import Session
+
+    suffix = Path(path).suffix.lower()
+    if suffix == ".npz":
+        return Session.load_npz(path)
+    if suffix == ".nwb":
+        return Session.from_nwb(path)
+    raise ValueError(f"--input must be a .npz or .nwb session file, got {path!r}")
+
+
+def run_state_predictor(args, stdout=None, stderr=None):
+    """Run ``cerebellar analyse state-predictor``: analyse, print, and write figure and tables."""
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    folder = check_writable(args.out) if args.out else None
+    try:
+        from .analysis import analyse
+
+        if args.input is not None:
+            session, controls = _load_session(args.input), {}
+            source = args.input
+        else:
+            try:
+                from .analysis.simulate import simulate_sessions
+            except ModuleNotFoundError as error:
+                if error.name != "cerebellar.analysis.simulate":
+                    raise
+                raise ValueError("this build has no simulation of the population model "
+                                 "(cerebellar.analysis.simulate); analyse a recording with "
+                                 "--input") from error
+            sessions = simulate_sessions(delay_ms=args.delay_ms, noise_sigma=args.noise,
+                                         seeds=list(args.seeds), sessions=args.sessions)
+            session = sessions.pop("model")
+            controls = sessions
+            source = f"simulation, delay {args.delay_ms:g} ms, noise {args.noise:g}"
+        result = analyse(session, controls=controls)
+    except ImportError as error:  # scikit-learn or pynwb missing: the message names the extra
+        raise ValueError(str(error)) from None
+    summary = result.to_dict()
+    summary["source"] = source
+    if folder is not None:
+        result.plot(folder / "state_predictor.png")
+        result.to_csv(folder / "state_predictor.csv")
+        result.cells_to_csv(folder / "state_predictor_cells.csv")
+        with atomic_write(folder / "state_predictor.json", "w") as stream:
+            json.dump(summary, stream, indent=2)
+    if args.json:
+        print(json.dumps(summary), file=stdout)
+    else:
+        model = result.model
+        print(f"{source}: mean R2 {model.r2_at(20.0):.3f} at 20 ms, {model.r2_at(100.0):.3f} at 100 ms "
+              f"(paper 0.89, 0.86); delta R2 peaks at {model.peak_lead_ms:g} ms "
+              f"({model.peak_delta_r2:+.3f})", file=stdout)
+        for name, control in result.controls.items():
+            print(f"  control {name}: R2 {control.r2_at(20.0):.3f} at 20 ms; delta R2 peak "
+                  f"{control.peak_delta_r2:+.3f} at {control.peak_lead_ms:g} ms", file=stdout)
+        if folder is not None:
+            print(f"wrote {folder}/state_predictor.png, .csv, _cells.csv, .json", file=stderr)
+    return result
+
+
 def main(argv=None) -> int:
     """Entry point of the ``cerebellar`` command."""
     args = build_parser().parse_args(argv)
     try:
         if args.command == "suite":
             run_suite(args)
+            return 0
+        if args.command == "analyse":
+            run_state_predictor(args)
             return 0
         config = RunConfig(
             env_id=args.env_id, model=args.model, iterations=args.iterations, episodes=args.episodes,
