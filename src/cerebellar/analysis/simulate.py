@@ -55,6 +55,7 @@ ARRIVAL_TOLERANCE = 0.05
 POPULATIONS = ("mossy", "purkinje", "dentate")
 #: The sessions :func:`simulate_sessions` returns.
 CONDITIONS = ("model", "blank", "feedback")
+_RECORDED = ("mossy", "purkinje", "dentate", "prediction")
 _N_BODY = 4  # theta_fe, theta_ru, omega_fe, omega_ru: the channels with sensory noise
 
 
@@ -101,9 +102,9 @@ class SimulationConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or int(value) != value or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if isinstance(self.learning_episodes, bool) or int(self.learning_episodes) != self.learning_episodes \
-                or self.learning_episodes < 0:
-            raise ValueError(f"learning_episodes must be a non-negative integer, got {self.learning_episodes!r}")
+        episodes = self.learning_episodes
+        if isinstance(episodes, bool) or int(episodes) != episodes or episodes < 0:
+            raise ValueError(f"learning_episodes must be a non-negative integer, got {episodes!r}")
         for name in ("delay_ms", "noise_sigma", "pre_go_ms"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
@@ -120,7 +121,7 @@ def _steps(milliseconds: float, dt_ms: float, name: str) -> int:
 
 
 def make_wrist_env(delay_ms: float, noise_sigma: float = 0.0, seed: int = 0):
-    """Return the wrist step-tracking task behind a sensory delay, with optional noise on the body channels."""
+    """Return the wrist task behind a sensory delay, with optional noise on the body channels."""
     env = gym.make(WRIST_STEP_TRACKING_ID)
     if noise_sigma > 0:
         sigma = np.zeros(env.observation_space.shape)
@@ -129,11 +130,18 @@ def make_wrist_env(delay_ms: float, noise_sigma: float = 0.0, seed: int = 0):
     return SensoryDelay(env, delay_ms=delay_ms)
 
 
+#: The wrist recordings' mossy fibres: mostly proprioceptive (position and velocity), fewer
+#: carrying the target or the efference copy, as most of Tanaka et al.'s mossy fibres were
+#: movement-related; baselines mostly above the drive, so that a minority of cells rectify.
+WRIST_MOSSY = {"mossy_modalities": (1.0, 1.0, 0.2, 0.2), "mossy_baseline": (30.0, 90.0),
+               "mossy_gain": (10.0, 30.0)}
+
+
 def population_model(seed: int = 0, **params) -> PopulationCerebellum:
-    """Return a blank population cerebellum for the wrist, with the wrist preset's input scale."""
+    """Return a blank population cerebellum for the wrist: the preset's input scale, :data:`WRIST_MOSSY`."""
     preset = get_preset(WRIST_STEP_TRACKING_ID)
     scale = tuple(preset.state_scale) + tuple(preset.command_scale)
-    return PopulationCerebellum(**{"input_scale": scale, "seed": seed, **params})
+    return PopulationCerebellum(**{"input_scale": scale, "seed": seed, **WRIST_MOSSY, **params})
 
 
 class _Recording:
@@ -141,7 +149,7 @@ class _Recording:
 
     def __init__(self, agent, cells, estimate):
         self.agent, self.cells, self.estimate = agent, cells, estimate
-        self.rows = {name: [] for name in ("observation", "command", "mossy", "purkinje", "dentate", "prediction")}
+        self.rows = {name: [] for name in ("observation", "command", *_RECORDED)}
 
     def act(self, observation):
         action = self.agent.act(observation)
@@ -160,7 +168,7 @@ class _Recording:
 
 
 def record_step(rows: dict, cells: PopulationCerebellum, estimate, observation, command) -> None:
-    """Append one step's populations: mossy of the arriving inputs, the rest of the prediction from ``estimate``."""
+    """Append one step: mossy rates of the arriving inputs, the rest of the prediction from ``estimate``."""
     prediction = cells.predict(estimate, command)
     activity = cells.activity()
     rows["mossy"].append(cells.encode_inputs(observation, command))
@@ -182,7 +190,7 @@ def _record_episode(agent, cells, env, seed: int, estimate) -> dict[str, np.ndar
 
 def _replay(cells: PopulationCerebellum, episode: dict) -> dict[str, np.ndarray]:
     """Feed a recorded episode's inputs to other cells (their prediction from the observation itself)."""
-    rows = {name: [] for name in ("mossy", "purkinje", "dentate", "prediction")}
+    rows = {name: [] for name in _RECORDED}
     for observation, command in zip(episode["observation"], episode["command"], strict=True):
         record_step(rows, cells, observation, observation, command)
     replayed = dict(episode)
@@ -316,7 +324,8 @@ def _simulate_seed(config: SimulationConfig, seed: int, model_params: dict) -> d
     n_recorded = config.trials_per_target * config.sessions
     record_seeds = [episode_seed + 500 + episode for episode in range(n_recorded)]
     # The trained cells' prediction starts from the agent's estimate of the present.
-    trained = [_record_episode(agent, model, env, s, lambda a, observation: a.estimate_) for s in record_seeds]
+    trained = [_record_episode(agent, model, env, s, lambda a, observation: a.estimate_)
+               for s in record_seeds]
     blank = population_model(seed, **model_params)
     blank.initialise(env.observation_space.shape[0], agent.actions.n_command)
     replayed = [_replay(blank, episode) for episode in trained]

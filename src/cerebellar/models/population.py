@@ -164,8 +164,8 @@ class PopulationCerebellum(OnlineForwardModel):
 
     _param_names = (
         "n_mossy", "n_purkinje", "n_nuclear", "n_granule", "fan_in", "n_active", "purkinje_fan_in",
-        "nuclear_fan_in", "mix_concentration", "mossy_modalities", "mossy_baseline", "mossy_gain", "purkinje_tonic",
-        "purkinje_gain", "nuclear_baseline", "nuclear_gain", "purkinje_rate", "forgetting", "prior",
+        "nuclear_fan_in", "mix_concentration", "mossy_modalities", "mossy_baseline", "mossy_gain",
+        "purkinje_tonic", "purkinje_gain", "nuclear_baseline", "nuclear_gain", "purkinje_rate", "forgetting", "prior",
         "input_scale", "residual", "seed",
     )
 
@@ -216,6 +216,11 @@ class PopulationCerebellum(OnlineForwardModel):
         self.input_scale = input_scale
         self.residual = residual
         self.seed = seed
+
+    def get_params(self) -> dict:
+        """Return the hyperparameters as a dict, ranges as lists (as a checkpoint's JSON stores them)."""
+        return {name: list(value) if isinstance(value, tuple) else value
+                for name, value in super().get_params().items()}
 
     def _check_params(self):
         super()._check_params()
@@ -312,7 +317,7 @@ class PopulationCerebellum(OnlineForwardModel):
         return self.mossy_rates(raw * self.mossy_._inverse_scale)
 
     def _circuit(self, z):
-        """Return (prediction of the change, mossy input to the nuclei, active granule cells, rates, Purkinje drive)."""
+        """Return the predicted change, the nuclei's mossy input, the sampled granule rates, the Purkinje drive."""
         mossy = self.mossy_rates(z[:-1]) / RATE_UNIT
         active, rates = self.granule_layer_.activate(mossy)
         granule = np.zeros(self.n_granule)
@@ -321,7 +326,8 @@ class PopulationCerebellum(OnlineForwardModel):
         drive = np.einsum("ij,ij->i", self.purkinje_weights_, sampled)
         nuclear_input = np.append(mossy, 1.0)
         change_scaled = -(self._purkinje_directions @ drive)
-        change = self.nuclear_weights_ @ nuclear_input + change_scaled / self.mossy_._inverse_scale[: self.n_state_]
+        state_scale = 1.0 / self.mossy_._inverse_scale[: self.n_state_]
+        change = self.nuclear_weights_ @ nuclear_input + change_scaled * state_scale
         return change, nuclear_input, sampled, drive
 
     def _predict_encoded(self, z):
@@ -366,10 +372,8 @@ class PopulationCerebellum(OnlineForwardModel):
         modulation = self.purkinje_gain * drive
         purkinje = self.purkinje_tonic_ + modulation
         # The nuclei: collaterals (the state and its learned change) minus Purkinje inhibition.
-        predicted_without_purkinje = z[:n_state] + (self.nuclear_weights_ @ np.append(mossy / RATE_UNIT, 1.0)) \
-            * inverse_scale
-        if not self.residual:
-            predicted_without_purkinje = predicted_without_purkinje - z[:n_state]
+        learned = (self.nuclear_weights_ @ np.append(mossy / RATE_UNIT, 1.0)) * inverse_scale
+        predicted_without_purkinje = z[:n_state] + learned if self.residual else learned
         nuclear = (self.nuclear_baseline_ + self.nuclear_encoders_ @ predicted_without_purkinje
                    - self.purkinje_inhibition_ @ (modulation / self.purkinje_gain))
         return {"mossy": mossy, "granule": granule, "purkinje": purkinje, "nuclear": nuclear}
@@ -414,15 +418,15 @@ class PopulationCerebellum(OnlineForwardModel):
     def _state_arrays(self):
         arrays = {name.removesuffix("_"): getattr(self, name) for name in self._FIXED}
         arrays.update(self.granule_layer_.state_arrays())
-        arrays.update({"nuclear_weights": self.nuclear_weights_, "nuclear_covariance": self.nuclear_covariance_,
-                       "purkinje_weights": self.purkinje_weights_})
+        arrays.update(nuclear_weights=self.nuclear_weights_, nuclear_covariance=self.nuclear_covariance_,
+                      purkinje_weights=self.purkinje_weights_)
         return arrays
 
     def _set_state_arrays(self, arrays):
         for name in self._FIXED:
             stored = arrays[name.removesuffix("_")]
-            setattr(self, name, np.array(stored, dtype=stored.dtype if stored.dtype.kind in "iu" else np.float64))
-        self.purkinje_inputs_ = self.purkinje_inputs_.astype(np.int64)
+            integer = stored.dtype.kind in "iu"
+            setattr(self, name, np.array(stored, dtype=np.int64 if integer else np.float64))
         self.granule_layer_.set_state_arrays(arrays)
         self.readout_ = np.linalg.pinv(self.nuclear_encoders_)
         self._purkinje_directions = self.readout_ @ self.purkinje_inhibition_
