@@ -165,8 +165,8 @@ class PopulationCerebellum(OnlineForwardModel):
     _param_names = (
         "n_mossy", "n_purkinje", "n_nuclear", "n_granule", "fan_in", "n_active", "purkinje_fan_in",
         "nuclear_fan_in", "mix_concentration", "mossy_modalities", "mossy_baseline", "mossy_gain",
-        "purkinje_tonic", "purkinje_gain", "nuclear_baseline", "nuclear_gain", "purkinje_rate", "forgetting", "prior",
-        "input_scale", "residual", "seed",
+        "purkinje_tonic", "purkinje_gain", "nuclear_baseline", "nuclear_gain", "purkinje_rate", "forgetting",
+        "prior", "input_scale", "residual", "seed",
     )
 
     def __init__(
@@ -317,7 +317,7 @@ class PopulationCerebellum(OnlineForwardModel):
         return self.mossy_rates(raw * self.mossy_._inverse_scale)
 
     def _circuit(self, z):
-        """Return the predicted change, the nuclei's mossy input, the sampled granule rates, the Purkinje drive."""
+        """Return the predicted change, the nuclei's mossy input, sampled granule rates, Purkinje drive."""
         mossy = self.mossy_rates(z[:-1]) / RATE_UNIT
         active, rates = self.granule_layer_.activate(mossy)
         granule = np.zeros(self.n_granule)
