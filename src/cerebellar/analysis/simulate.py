@@ -233,6 +233,11 @@ def _trials(episodes, pre_steps: int, post_steps: int, steps_per_bin: int):
                     "arrival_bin": arrival_bin}
 
 
+def poisson_counts(rates: np.ndarray, bin_ms: float, rng: np.random.Generator) -> np.ndarray:
+    """Return Poisson spike counts per bin with mean ``rate * bin`` (rates in Hz, clipped at zero)."""
+    return rng.poisson(np.maximum(rates, 0.0) * (bin_ms / 1000.0)).astype(np.int64)
+
+
 def simulate_sessions(delay_ms: float = 100, noise_sigma: float = 0.0, seeds=range(1), sessions: int = 1,
                       bin_ms: float = 10.0, trials_per_target: int = 4, spikes: bool = False,
                       learning_episodes: int = 3, model_params: dict | None = None) -> dict[str, Session]:
@@ -293,7 +298,7 @@ def simulate_sessions(delay_ms: float = 100, noise_sigma: float = 0.0, seeds=ran
         populations = {name: np.concatenate([run[0][name] for run in runs], axis=2) for name in POPULATIONS}
         populations = {name: np.maximum(values, 0.0) for name, values in populations.items()}
         if config.spikes:
-            populations = {name: rng.poisson(values * config.bin_ms / 1000.0).astype(np.int64)
+            populations = {name: poisson_counts(values, config.bin_ms, rng)
                            for name, values in populations.items()}
         signals = {"observation": first["observation"][:, :, :_N_BODY], "command": first["command"],
                    "state": first["state"][:, :, :_N_BODY], "prediction": first["prediction"][:, :, :_N_BODY]}
