@@ -44,7 +44,7 @@ import gymnasium as gym
 import numpy as np
 
 from ..agent import FeedbackAgent, run_episode
-from ..envs import WRIST_STEP_TRACKING_ID, ObservationNoise, SensoryDelay
+from ..envs import WRIST_STEP_TRACKING_ID, ActionNoise, ObservationNoise, SensoryDelay
 from ..models.population import PopulationCerebellum
 from ..tasks.presets import get_preset, make_agent
 from .session import Session
@@ -70,6 +70,10 @@ class SimulationConfig:
     noise_sigma : float
         Standard deviation of Gaussian noise on the observed angles (rad) and
         angular velocities (rad/s); the target is seen without noise.
+    motor_noise : float
+        Standard deviation of Gaussian noise added to each torque (N m), not
+        seen by the efference copy: the process noise that makes trials differ
+        and gives a Kalman filter something to weigh against the senses.
     bin_ms : float
         Bin width (ms), a whole number of 10 ms steps.
     trials_per_target : int
@@ -89,6 +93,7 @@ class SimulationConfig:
 
     delay_ms: float = 100.0
     noise_sigma: float = 0.0
+    motor_noise: float = 0.0
     bin_ms: float = 10.0
     trials_per_target: int = 4
     sessions: int = 1
@@ -105,7 +110,7 @@ class SimulationConfig:
         episodes = self.learning_episodes
         if isinstance(episodes, bool) or int(episodes) != episodes or episodes < 0:
             raise ValueError(f"learning_episodes must be a non-negative integer, got {episodes!r}")
-        for name in ("delay_ms", "noise_sigma", "pre_go_ms"):
+        for name in ("delay_ms", "noise_sigma", "motor_noise", "pre_go_ms"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
@@ -120,9 +125,11 @@ def _steps(milliseconds: float, dt_ms: float, name: str) -> int:
     return int(round(steps))
 
 
-def make_wrist_env(delay_ms: float, noise_sigma: float = 0.0, seed: int = 0):
-    """Return the wrist task behind a sensory delay, with optional noise on the body channels."""
+def make_wrist_env(delay_ms: float, noise_sigma: float = 0.0, seed: int = 0, motor_noise: float = 0.0):
+    """Return the wrist task behind a sensory delay, with optional sensory and motor noise."""
     env = gym.make(WRIST_STEP_TRACKING_ID)
+    if motor_noise > 0:
+        env = ActionNoise(env, motor_noise, seed=seed)
     if noise_sigma > 0:
         sigma = np.zeros(env.observation_space.shape)
         sigma[:_N_BODY] = noise_sigma
@@ -240,7 +247,8 @@ def poisson_counts(rates: np.ndarray, bin_ms: float, rng: np.random.Generator) -
 
 def simulate_sessions(delay_ms: float = 100, noise_sigma: float = 0.0, seeds=range(1), sessions: int = 1,
                       bin_ms: float = 10.0, trials_per_target: int = 4, spikes: bool = False,
-                      learning_episodes: int = 3, model_params: dict | None = None) -> dict[str, Session]:
+                      learning_episodes: int = 3, model_params: dict | None = None,
+                      motor_noise: float = 0.0) -> dict[str, Session]:
     """Train the population cerebellum on the delayed wrist task and record it, with two controls.
 
     Parameters
@@ -262,6 +270,8 @@ def simulate_sessions(delay_ms: float = 100, noise_sigma: float = 0.0, seeds=ran
         Poisson spike counts per bin instead of rates (Hz).
     learning_episodes : int
         Episodes of learning before the recording.
+    motor_noise : float
+        Gaussian noise on each torque (N m), unseen by the efference copy.
     model_params : dict, optional
         Hyperparameters of :class:`~cerebellar.models.population.PopulationCerebellum`
         (e.g. cell counts).
@@ -279,7 +289,7 @@ def simulate_sessions(delay_ms: float = 100, noise_sigma: float = 0.0, seeds=ran
     """
     config = SimulationConfig(delay_ms=delay_ms, noise_sigma=noise_sigma, bin_ms=bin_ms,
                               trials_per_target=trials_per_target, sessions=sessions,
-                              learning_episodes=learning_episodes, spikes=spikes)
+                              learning_episodes=learning_episodes, spikes=spikes, motor_noise=motor_noise)
     seeds = [int(seed) for seed in seeds]
     if not seeds:
         raise ValueError("seeds must hold at least one seed")
@@ -305,6 +315,7 @@ def simulate_sessions(delay_ms: float = 100, noise_sigma: float = 0.0, seeds=ran
         result[condition] = Session(
             populations=populations, bin_ms=float(config.bin_ms), conditions=conditions, signals=signals,
             metadata={"delay_ms": float(delay_ms), "noise_sigma": float(noise_sigma),
+                      "motor_noise": float(motor_noise),
                       "model": "population-cerebellum" if condition == "model" else condition,
                       "condition": condition, "seed": seeds[0], "seeds": seeds, "spikes": bool(spikes),
                       "dt_ms": dt_ms, "sessions": int(sessions), "learning_episodes": int(learning_episodes),
@@ -313,7 +324,7 @@ def simulate_sessions(delay_ms: float = 100, noise_sigma: float = 0.0, seeds=ran
 
 
 def _simulate_seed(config: SimulationConfig, seed: int, model_params: dict) -> dict:
-    env = make_wrist_env(config.delay_ms, config.noise_sigma, seed=seed)
+    env = make_wrist_env(config.delay_ms, config.noise_sigma, seed=seed, motor_noise=config.motor_noise)
     dt_ms = 1000.0 * env.unwrapped.params.dt
     steps_per_bin = _steps(config.bin_ms, dt_ms, "bin_ms")
     pre_steps = _steps(config.pre_go_ms, dt_ms, "pre_go_ms")
