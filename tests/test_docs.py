@@ -21,6 +21,7 @@ traceback points at the Markdown line.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import doctest
 import io
@@ -285,7 +286,11 @@ def check_synopsis(block: Block) -> None:
     commands = next(a for a in parser._actions if a.dest == "command").choices
     if words[1] not in commands:
         raise SnippetError(f"{block.id}: no command {words[1]!r}")
-    known = {s for action in commands[words[1]]._actions for s in action.option_strings}
+    command = commands[words[1]]
+    nested = [a for a in command._actions if isinstance(a, argparse._SubParsersAction)]
+    if nested and len(words) > 2 and words[2] in nested[0].choices:  # e.g. analyse state-predictor
+        command = nested[0].choices[words[2]]
+    known = {s for action in command._actions for s in action.option_strings}
     unknown = sorted(set(re.findall(r"--[a-z][a-z-]*", block.text)) - known)
     if unknown:
         raise SnippetError(f"{block.id}: cerebellar {words[1]} has no {', '.join(unknown)}")

@@ -93,6 +93,10 @@ def test_session_comparison_puts_a_population_kalman_filter_beside_the_optimal_g
                           signals={"state": state, "command": command, "observation": observation})
         comparison = kalman_comparison(session)
         np.testing.assert_allclose(comparison.fitted_gain, K, rtol=0.15)
+        direct = kalman_comparison(Session(populations, 10.0, session.conditions,
+                                           signals={**session.signals, "prediction": estimate}),
+                                   estimate="prediction")
+        np.testing.assert_allclose(direct.fitted_gain, K, rtol=1e-7)
         np.testing.assert_allclose(comparison.kalman_gain, K, rtol=0.15)
         gains[noise_var] = comparison.summary()
     assert gains[1e-2]["fitted_gain_norm"] < gains[1e-4]["fitted_gain_norm"] / 5
@@ -109,3 +113,33 @@ def test_bad_input_is_refused():
     session = Session({"dentate": np.ones((2, 5, 1)), "mossy": np.ones((2, 5, 1))}, 10.0, {"target": [0, 1]})
     with pytest.raises(ValueError, match="signal 'state'"):
         kalman_comparison(session)
+
+
+def test_delayed_observations_are_aligned_by_the_lag():
+    """Senses 3 bins late: with observation_lag_bins=3 the comparison is that of the undelayed one."""
+    K, state, command, observation, estimate = simulate(1e-4)
+    lag = 3
+    mixing = np.random.default_rng(1).normal(size=(2, 6))
+    late = np.concatenate([np.zeros((12, lag, 1)), observation[:, :-lag]], axis=1)
+    dentate = np.concatenate([np.zeros((12, lag, 6)), (estimate @ mixing)[:, :-lag]], axis=1) + 5.0
+    session = Session(populations={"dentate": dentate, "mossy": late * [1.0, 2.0]}, bin_ms=10.0,
+                      conditions={"target": np.arange(12) % 4},
+                      signals={"state": state, "command": command, "observation": late})
+    aligned = kalman_comparison(session, observation_lag_bins=lag)
+    np.testing.assert_allclose(aligned.fitted_gain, K, rtol=0.15)
+    np.testing.assert_allclose(aligned.kalman_gain, K, rtol=0.15)
+    unaligned = kalman_comparison(session)
+    assert not np.allclose(unaligned.kalman_gain, K, rtol=0.15)
+
+
+def test_analyse_reports_the_kalman_comparison_of_sessions_with_signals():
+    from cerebellar.analysis import analyse
+
+    K, state, command, observation, estimate = simulate(1e-4, bins=120)
+    mixing = np.random.default_rng(1).normal(size=(2, 6))
+    session = Session(populations={"dentate": estimate @ mixing + 5.0, "mossy": observation * [1.0, -2.0]},
+                      bin_ms=10.0, conditions={"target": np.arange(12) % 4},
+                      signals={"state": state, "command": command, "observation": observation})
+    out = analyse(session, leads_ms=[0, 10], surrogate=False).to_dict()
+    assert list(out["kalman"]) == ["model"]
+    np.testing.assert_allclose(out["kalman"]["model"]["fitted_gain"], K, rtol=0.15)

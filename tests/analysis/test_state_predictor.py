@@ -139,3 +139,12 @@ def test_bad_sessions_are_refused():
         analyse(session, leads_ms=[-150, 150])
     with pytest.raises(TypeError, match="control 'x'"):
         analyse(session, leads_ms=[0], controls={"x": 3})
+
+
+def test_without_scikit_learn_the_error_names_the_extra(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    monkeypatch.setitem(sys.modules, "sklearn.linear_model", None)
+    with pytest.raises(ImportError, match=r"pip install 'cerebellar\[analysis\]'"):
+        analyse(future_copy_session(trials=8, bins=30, directions=4), leads_ms=[0])

@@ -208,50 +208,82 @@ class KalmanComparison:
                 "process_noise_var": np.diag(self.plant.Q).tolist(), "fit_r2": self.fitted.r2}
 
 
-def decode_state(session: Session, population: str = "dentate", state: str = "state") -> np.ndarray:
-    """Read the population's activity out in state coordinates (ridge of the state on the rates).
+def decode_state(rates, state) -> np.ndarray:
+    """Read a population's activity out in state coordinates (ridge of the state on the rates).
 
-    A :class:`sklearn.linear_model.RidgeCV` fit over all bins (the penalty
-    by its leave-one-out cross-validation); returns (trials, bins, state dims).
+    A :class:`sklearn.linear_model.RidgeCV` fit over all bins of standardised
+    rates (the penalty by its leave-one-out cross-validation).
+
+    Parameters
+    ----------
+    rates : numpy.ndarray, (trials, bins, cells)
+    state : numpy.ndarray, (trials, bins, k)
+
+    Returns
+    -------
+    numpy.ndarray, (trials, bins, k)
     """
     from sklearn.linear_model import RidgeCV
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    if population not in session.populations:
-        raise ValueError(f"the session has no {population!r} population")
-    if state not in session.signals:
-        raise ValueError(f"decoding needs the signal {state!r} (the true state); "
-                         f"the session has {sorted(session.signals)}")
-    rates = session.populations[population]
-    target = session.signals[state]
     flat = rates.reshape(-1, rates.shape[2])
     readout = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-6, 2, 9)))
-    readout.fit(flat, target.reshape(-1, target.shape[2]))
-    return readout.predict(flat).reshape(target.shape)
+    readout.fit(flat, state.reshape(-1, state.shape[2]))
+    return readout.predict(flat).reshape(state.shape)
 
 
 def kalman_comparison(session: Session, population: str = "dentate", *, state: str = "state",
-                      command: str = "command", observation: str = "observation") -> KalmanComparison:
+                      command: str = "command", observation: str = "observation",
+                      observation_lag_bins: int = 0, estimate: str | None = None) -> KalmanComparison:
     """Fit the Kalman form to a population and compare its gain with the optimal one.
 
     The population is read out in state coordinates (:func:`decode_state`),
     the Kalman form fitted to that estimate (:func:`fit_kalman_form`), and the
     plant and noise levels identified from the session's true state, command
-    and observation (:func:`identify_plant`) give the steady-state gain. The
-    observation must be on the bins of the state it reports (for delayed
-    senses, align it first; otherwise the identified R absorbs the delay).
+    and observation (:func:`identify_plant`) give the steady-state gain.
+
+    Parameters
+    ----------
+    session : Session
+        With the population and the signals ``state``, ``command`` and ``observation``.
+    population : str
+        The population whose dynamics are fitted.
+    state, command, observation : str
+        Names of the signals.
+    observation_lag_bins : int
+        For delayed senses: the observation at bin ``t`` reports the state at
+        ``t - observation_lag_bins``. The comparison is then that of the filter
+        of the delayed state: the population at ``t`` is read out as an
+        estimate of the state at ``t - lag``, beside the command of that time
+        (the part of the estimate beyond it is prediction, not filtering).
+    estimate : str, optional
+        A signal to use as the estimate (e.g. the model's own ``"prediction"``)
+        instead of the population's readout.
 
     Raises
     ------
     ValueError
-        If the session lacks the population or one of the signals.
+        If the session lacks the population or one of the signals, or the lag
+        is not shorter than a trial.
     """
-    for name in (state, command, observation):
+    if population not in session.populations:
+        raise ValueError(f"the session has no {population!r} population")
+    for name in (state, command, observation, *([estimate] if estimate else [])):
         if name not in session.signals:
             raise ValueError(f"the Kalman comparison needs the signal {name!r}; "
                              f"the session has {sorted(session.signals)}")
-    estimate = decode_state(session, population, state)
-    fitted = fit_kalman_form(estimate, session.signals[command], session.signals[observation])
-    plant = identify_plant(session.signals[state], session.signals[command], session.signals[observation])
+    lag = int(observation_lag_bins)
+    if not 0 <= lag < session.n_bins - 1:
+        raise ValueError(f"observation_lag_bins must be in [0, {session.n_bins - 1}), got {lag}")
+    end = session.n_bins - lag
+    x = session.signals[state][:, :end]
+    u = session.signals[command][:, :end]
+    y = session.signals[observation][:, lag:]
+    if estimate is None:
+        estimated = decode_state(session.populations[population][:, lag:], x)
+    else:
+        estimated = session.signals[estimate][:, lag:]
+    fitted = fit_kalman_form(estimated, u, y)
+    plant = identify_plant(x, u, y)
     return KalmanComparison(fitted=fitted, plant=plant, kalman_gain=plant.kalman_gain())

@@ -15,11 +15,14 @@ sessions passed in (e.g. an untrained model's, a no-model agent's).
 Choices (the paper's where the text says, ours otherwise; the paper's bin
 width, cross-validation and regularisation are not known to us):
 
-- Regression: ridge (:class:`sklearn.linear_model.RidgeCV`) on standardised
-  predictors (:class:`sklearn.preprocessing.StandardScaler`), one penalty per
-  reconstructed cell, chosen from ``alphas`` by scikit-learn's efficient
-  leave-one-out cross-validation *within the training directions* (ours; a
-  grouped inner cross-validation would cost about seven times as much).
+- Regression: ridge on standardised predictors, exactly as
+  ``make_pipeline(StandardScaler(), Ridge(alpha))`` of scikit-learn (a test
+  holds them equal), one penalty per reconstructed cell and lead, chosen
+  from ``alphas`` by generalised cross-validation *within the training
+  directions* (ours). It is computed from per-direction sums of products
+  (:mod:`cerebellar.analysis._ridge`): scikit-learn's ``RidgeCV`` took
+  minutes per session for the thousands of outputs (cells x leads) a fold
+  fits.
 - Scoring: on held-out conditions, leaving one target direction out
   (:class:`sklearn.model_selection.LeaveOneGroupOut`); R2 per cell
   (:func:`sklearn.metrics.r2_score`) over all held-out bins of all trials,
@@ -57,6 +60,8 @@ import numpy as np
 
 from .._io import atomic_write
 from .._validation import check_positive, check_seed
+from ._ridge import held_out_ridge
+from .kalman import kalman_comparison
 from .session import Session
 
 #: The paper's mean R2 of mossy(t + t1) from dentate(t): lead in ms -> R2.
@@ -184,12 +189,17 @@ class StatePredictorResult:
         The reconstruction chain (None when the session has no ``"purkinje"``).
     settings : dict
         The choices the analysis ran with (bin width, alphas, seed...).
+    kalman : dict of str to KalmanComparison
+        The Kalman comparison of the model (``"model"``) and of each named
+        control whose session records the signals ``state``, ``command`` and
+        ``observation`` (see :func:`~cerebellar.analysis.kalman_comparison`).
     """
 
     model: LaggedReconstruction
     controls: dict[str, LaggedReconstruction]
     chain: ReconstructionChain | None = None
     settings: dict = field(default_factory=dict)
+    kalman: dict = field(default_factory=dict)
 
     @property
     def leads_ms(self) -> list[float]:
@@ -203,6 +213,7 @@ class StatePredictorResult:
         out["r2_at_paper_leads"] = {str(lead): self.model.r2_at(lead) for lead in PAPER_R2}
         out["controls"] = {name: control.summary() for name, control in self.controls.items()}
         out["chain"] = None if self.chain is None else self.chain.summary()
+        out["kalman"] = {name: comparison.summary() for name, comparison in self.kalman.items()}
         out["settings"] = dict(self.settings)
         return out
 
@@ -295,17 +306,13 @@ def _flatten(activity: np.ndarray, times: slice) -> np.ndarray:
 
 def _held_out_r2(X: np.ndarray, Y: np.ndarray, groups: np.ndarray, alphas) -> np.ndarray:
     """Per-column R2 of Y predicted from X, each direction predicted by a fit on the others."""
-    RidgeCV, r2_score, LeaveOneGroupOut, make_pipeline, StandardScaler = _sklearn()
-    predicted = np.empty_like(Y)
-    for train, test in LeaveOneGroupOut().split(X, Y, groups):
-        pipeline = make_pipeline(StandardScaler(), RidgeCV(alphas=alphas, alpha_per_target=True))
-        pipeline.fit(X[train], Y[train])
-        predicted[test] = pipeline.predict(X[test]).reshape(len(test), -1)
+    _, r2_score, LeaveOneGroupOut, _, _ = _sklearn()
+    predicted, _ = held_out_ridge(X, Y, groups, alphas, LeaveOneGroupOut().split(X, Y, groups))
     return np.asarray(r2_score(Y, predicted, multioutput="raw_values"))
 
 
 def lagged_r2(predictor: np.ndarray, target: np.ndarray, groups: np.ndarray, leads_bins,
-              alphas=DEFAULT_ALPHAS, max_outputs: int = 2000) -> np.ndarray:
+              alphas=DEFAULT_ALPHAS, max_outputs: int = 5000) -> np.ndarray:
     """Held-out R2 of ``target(t + lead)`` from ``predictor(t)`` for each lead, per target cell.
 
     Every lead is scored on the same bins ``t`` (those whose past and future
@@ -337,7 +344,8 @@ def lagged_r2(predictor: np.ndarray, target: np.ndarray, groups: np.ndarray, lea
     ValueError
         If the leads leave fewer than two bins of a trial to score.
     """
-    from threadpoolctl import threadpool_limits
+    _sklearn()  # a clear ImportError naming the extra before anything else is needed
+    from threadpoolctl import threadpool_limits  # installed with scikit-learn
 
     leads = [int(lead) for lead in leads_bins]
     bins, cells = target.shape[1], target.shape[2]
@@ -476,7 +484,7 @@ def _leads_in_bins(leads_ms, bin_ms: float, bins: int) -> list[int]:
 
 def analyse(session: Session, leads_ms=None, *, controls: dict | None = None, lowpass_ms: float = 50.0,
             surrogate: bool = True, chain: bool = True, alphas=DEFAULT_ALPHAS,
-            seed: int | None = 0) -> StatePredictorResult:
+            seed: int | None = 0, kalman: bool = True) -> StatePredictorResult:
     """Run the state-predictor analysis on a session and its controls.
 
     Parameters
@@ -502,6 +510,10 @@ def analyse(session: Session, leads_ms=None, *, controls: dict | None = None, lo
         Ridge penalties to choose from (on standardised predictors).
     seed : int or None
         Seed of the surrogate's shuffle.
+    kalman : bool
+        Whether to run :func:`~cerebellar.analysis.kalman_comparison` on the
+        sessions that record ``state``, ``command`` and ``observation``, with
+        the observation lag taken from ``metadata["delay_ms"]`` (0 if absent).
 
     Returns
     -------
@@ -533,6 +545,16 @@ def analyse(session: Session, leads_ms=None, *, controls: dict | None = None, lo
     if chain and "purkinje" in session.populations:
         fitted_chain = reconstruction_chain(session, alphas)
     settings = {"bin_ms": session.bin_ms, "alphas": list(alphas), "lowpass_ms": lowpass_ms, "seed": seed,
-                "cross_validation": "leave one target direction out", "trials": session.n_trials,
+                "cross_validation": "leave one target direction out",
+                "penalty": "per cell and lead, generalised cross-validation on the training directions",
+                "trials": session.n_trials,
                 "metadata": session.metadata}
-    return StatePredictorResult(model=model, controls=results, chain=fitted_chain, settings=settings)
+    comparisons = {}
+    if kalman:
+        for name, other in {"model": session, **{n: c for n, c in named.items() if n not in
+                                                 ("lowpass", "shuffled")}}.items():
+            if all(signal in other.signals for signal in ("state", "command", "observation")):
+                lag = int(round(float(other.metadata.get("delay_ms", 0.0)) / other.bin_ms))
+                comparisons[name] = kalman_comparison(other, observation_lag_bins=lag)
+    return StatePredictorResult(model=model, controls=results, chain=fitted_chain, settings=settings,
+                                kalman=comparisons)
