@@ -11,12 +11,15 @@ from .._io import CheckpointError, load_checkpoint
 from .base import ForwardModel, OnlineForwardModel
 from .cerebellum import GRANULE_LAYERS, Cerebellum
 from .linear import NLMS, RLS
+from .population import PopulationCerebellum
 from .smooth import SmoothCerebellum
 
 #: Model names accepted by :func:`make_model`, the agent and the command line.
 MODEL_NAMES = ("rls", "nlms", "cerebellum", "cerebellum-cmac", "cerebellum-random", "cerebellum-smooth")
 
 _CLASSES = {cls.__name__: cls for cls in (RLS, NLMS, Cerebellum, SmoothCerebellum)}
+# Loadable, but not among MODEL_NAMES: every name there becomes an agent of every task.
+_CLASSES[PopulationCerebellum.__name__] = PopulationCerebellum
 
 
 def make_model(name: str, **params) -> OnlineForwardModel:
@@ -71,5 +74,5 @@ def load(path) -> OnlineForwardModel:
 
 __all__ = [
     "GRANULE_LAYERS", "MODEL_NAMES", "CheckpointError", "Cerebellum", "ForwardModel",
-    "NLMS", "OnlineForwardModel", "RLS", "SmoothCerebellum", "load", "make_model",
+    "NLMS", "OnlineForwardModel", "PopulationCerebellum", "RLS", "SmoothCerebellum", "load", "make_model",
 ]
