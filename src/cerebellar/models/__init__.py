@@ -10,6 +10,7 @@ from __future__ import annotations
 from .._io import CheckpointError, load_checkpoint
 from .base import ForwardModel, OnlineForwardModel
 from .cerebellum import GRANULE_LAYERS, Cerebellum
+from .inverse import INVERSE_SUBSTRATES, InverseModel
 from .linear import NLMS, RLS
 from .smooth import SmoothCerebellum
 
@@ -17,6 +18,7 @@ from .smooth import SmoothCerebellum
 MODEL_NAMES = ("rls", "nlms", "cerebellum", "cerebellum-cmac", "cerebellum-random", "cerebellum-smooth")
 
 _CLASSES = {cls.__name__: cls for cls in (RLS, NLMS, Cerebellum, SmoothCerebellum)}
+_CLASSES[InverseModel.__name__] = InverseModel  # inverse models load through load() too
 
 
 def make_model(name: str, **params) -> OnlineForwardModel:
@@ -70,6 +72,6 @@ def load(path) -> OnlineForwardModel:
 
 
 __all__ = [
-    "GRANULE_LAYERS", "MODEL_NAMES", "CheckpointError", "Cerebellum", "ForwardModel",
+    "GRANULE_LAYERS", "INVERSE_SUBSTRATES", "InverseModel", "MODEL_NAMES", "CheckpointError", "Cerebellum", "ForwardModel",
     "NLMS", "OnlineForwardModel", "RLS", "SmoothCerebellum", "load", "make_model",
 ]
