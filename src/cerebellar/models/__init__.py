@@ -72,6 +72,7 @@ def load(path) -> OnlineForwardModel:
 
 
 __all__ = [
-    "GRANULE_LAYERS", "INVERSE_SUBSTRATES", "InverseModel", "MODEL_NAMES", "CheckpointError", "Cerebellum", "ForwardModel",
+    "GRANULE_LAYERS", "MODEL_NAMES", "CheckpointError", "Cerebellum", "ForwardModel",
+    "INVERSE_SUBSTRATES", "InverseModel",
     "NLMS", "OnlineForwardModel", "RLS", "SmoothCerebellum", "load", "make_model",
 ]

@@ -259,8 +259,10 @@ class InverseModel:
                 if not (1 <= n_state <= 10_000 and 1 <= n_desired <= 10_000):
                     raise ValueError(f"implausible sizes {n_state}, {n_desired}")
                 model._setup(n_state, n_desired)
-                inner = {k.removeprefix("substrate_"): v for k, v in arrays.items() if k.startswith("substrate_")}
-                model.substrate_ = type(model.substrate_)._from_checkpoint(model.substrate_.get_params(), inner)
+                inner = {k.removeprefix("substrate_"): v for k, v in arrays.items()
+                         if k.startswith("substrate_")}
+                substrate = type(model.substrate_)
+                model.substrate_ = substrate._from_checkpoint(model.substrate_.get_params(), inner)
                 if model.substrate_.n_state_ != n_desired:
                     raise ValueError("the substrate's sizes disagree with n_desired")
         except (KeyError, TypeError, ValueError) as error:

@@ -102,7 +102,8 @@ class OracleInverseModel:
 
     def predict(self, state, desired) -> np.ndarray:
         """Return the true torques for the desired accelerations."""
-        return self._plant.inverse_dynamics(as_finite_vector(state, "state"), as_finite_vector(desired, "desired"))
+        return self._plant.inverse_dynamics(as_finite_vector(state, "state"),
+                                            as_finite_vector(desired, "desired"))
 
     def learn(self, state, desired, error_command) -> np.ndarray:
         """Learn nothing; return the command error."""
