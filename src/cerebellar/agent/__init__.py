@@ -8,6 +8,7 @@ sensory delay, on the :class:`SmithPredictor`'s estimate of the present.
 """
 
 from .core import Agent
+from .feedback_error import FeedbackErrorAgent
 from .internal_feedback import SmithPredictor, check_delay_steps
 from .loop import AgentProtocol, EpisodeOutcome, Step, practise, run_episode, run_episodes
 from .no_model import FeedbackAgent, PolicyAgent
@@ -17,4 +18,5 @@ __all__ = [
     "Agent", "AgentProtocol", "EpisodeOutcome", "EpisodeTrace", "FeedbackAgent", "PolicyAgent",
     "RunResult", "SmithPredictor", "Step", "check_delay_steps", "practise", "run_episode",
     "run_episodes",
+    "FeedbackErrorAgent",
 ]

@@ -25,6 +25,7 @@ from ..tasks import TASKS, Task, TuningResult
 #: Agents the harness knows by name, on every kind of task (the seed test adds
 #: ``doubled-gain``); learned agents are named by their model.
 AGENTS = ("rls", "cerebellum", "cerebellum-random", "nlms", "tuned-feedback", "oracle")
+AGENTS += ("fel",)  # feedback-error learning, on tracking tasks
 #: The agents of a default run.
 DEFAULT_AGENTS = ("rls", "cerebellum", "tuned-feedback", "oracle")
 
@@ -375,6 +376,7 @@ _STYLES = {
     "doubled-gain": {"marker": "*", "color": "tab:olive"},
     "tuned-feedback": {"marker": "^", "color": "tab:green"},
     "oracle": {"marker": "x", "color": "tab:red", "linestyle": "--"},
+    "fel": {"marker": "h", "color": "tab:pink"},
 }
 
 
