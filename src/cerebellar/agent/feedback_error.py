@@ -52,6 +52,19 @@ class FeedbackErrorAgent:
         With a sensory delay: the feedback acts on its estimate of the present.
     learning : bool
         Whether the inverse model learns (False: the frozen control).
+    gentle : tuple of (kp, kd), optional
+        Under a delay: gentle PD gains for the delayed observation, used while
+        the forward model's own error across the delay (``delay_error_`` of
+        the internal feedback, on the joint angles) is large. The feedback is
+        ``trust * PD(estimate) + (1 - trust) * gentle PD(delayed observation
+        against the desired position of its moment)``, the trust ramping from
+        0 at a mean error of ``trust_range[1]`` rad to 1 at ``trust_range[0]``
+        (the trust gate of the delayed reaching agent, here inside the
+        feedback so that the inverse model learns from the feedback sent).
+    trust_range : tuple of float
+        The errors (rad) of full and of no trust.
+    trust_window : int
+        Steps of delay error averaged for the trust.
     learning_rate : float
         The inverse model learns ``learning_rate * u_fb`` as its error. A
         learner that corrects its whole error at once (RLS) would otherwise
@@ -70,7 +83,7 @@ class FeedbackErrorAgent:
 
     def __init__(self, inverse, trajectory, kp, kd, actions: ActionMap, dt: float, forward_model=None,
                  internal_feedback=None, learning: bool = True, learning_rate: float = 1.0,
-                 label: str | None = None):
+                 gentle=None, trust_range=(0.03, 0.15), trust_window: int = 20, label: str | None = None):
         for method in ("predict", "learn"):
             if not callable(getattr(inverse, method, None)):
                 raise TypeError(f"inverse must have predict and learn methods, got {inverse!r}")
@@ -92,6 +105,16 @@ class FeedbackErrorAgent:
         self.learning_rate = float(learning_rate)
         self.label = label or f"FEL {type(inverse).__name__}"
         self.n_joints = len(self.kp)
+        if gentle is not None and internal_feedback is None:
+            raise ValueError("gentle gains are for a delay: give internal feedback too")
+        self.gentle = None if gentle is None else (as_finite_vector(gentle[0], "gentle kp", len(self.kp)),
+                                                   as_finite_vector(gentle[1], "gentle kd", len(self.kp)))
+        self.trust_range = (float(trust_range[0]), float(trust_range[1]))
+        if not 0.0 <= self.trust_range[0] < self.trust_range[1]:
+            raise ValueError(f"trust_range must be two increasing non-negative errors, got {trust_range!r}")
+        self.trust_window = int(trust_window)
+        self._errors: list[float] = []
+        self.trust_ = 1.0 if gentle is None else 0.0
         self.last_command_ = None
         self.last_components_ = None
         self._step = 0
@@ -110,6 +133,8 @@ class FeedbackErrorAgent:
         n = self.n_joints
         position, velocity, acceleration = self.trajectory.at(self._step * self.dt)
         feedback = self.kp * (position - estimate[:n]) + self.kd * (velocity - estimate[n:2 * n])
+        if self.gentle is not None:
+            feedback = self._gated(feedback, observation)
         plan = np.concatenate([position, velocity])
         feedforward = np.asarray(self.inverse.predict(plan, acceleration), dtype=np.float64)
         if self.learning:
@@ -119,6 +144,25 @@ class FeedbackErrorAgent:
         self.last_components_ = {"feedback": feedback, "feedforward": feedforward}
         self.last_command_ = np.clip(feedforward + feedback, self.actions.low, self.actions.high)
         return self.actions.to_action(self.last_command_)
+
+    def _gated(self, feedback, observation):
+        """Blend the feedback on the estimate with gentle feedback on the delayed senses, by trust."""
+        error = self.internal_feedback.delay_error_
+        if error is not None:
+            self._errors.append(float(np.max(np.abs(error[:self.n_joints]))))
+            del self._errors[:-self.trust_window]
+        if self._errors:
+            full, none = self.trust_range
+            self.trust_ = float(np.clip((none - np.mean(self._errors)) / (none - full), 0.0, 1.0))
+        if self.trust_ >= 1.0:
+            return feedback
+        n = self.n_joints
+        # The delayed observation shows the moment d steps ago: compare it with the plan of then.
+        then = max(self._step - self.internal_feedback.delay_steps, 0) * self.dt
+        position, velocity, _ = self.trajectory.at(then)
+        kp, kd = self.gentle
+        gentle = kp * (position - observation[:n]) + kd * (velocity - observation[n:2 * n])
+        return self.trust_ * feedback + (1.0 - self.trust_) * gentle
 
     def observe(self, observation, action, next_observation):
         """Let the forward model learn the transition (across the delay); return its error or None."""
@@ -137,3 +181,4 @@ class FeedbackErrorAgent:
         self.last_components_ = None
         if self.internal_feedback is not None:
             self.internal_feedback.reset()
+        # Trust in the forward model carries over between trials, as the model does.
