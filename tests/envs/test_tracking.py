@@ -6,8 +6,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import cerebellar.envs  # noqa: F401  (registers the ids)
-from cerebellar.envs import ARM_TRACKING_ID, WRIST_TRACKING_ID, ArmParams, Trajectory, WristParams
-from cerebellar.envs import arm, wrist
+from cerebellar.envs import ARM_TRACKING_ID, WRIST_TRACKING_ID, ArmParams, Trajectory, WristParams, arm, wrist
 
 
 @pytest.mark.parametrize("shape", ["figure-eight", "ellipse"])
@@ -36,7 +35,7 @@ def test_tracking_env_follows_the_trajectory(env_id):
     observation, info = env.reset(seed=0)
     q, dq, _ = path.at(0.0)
     np.testing.assert_allclose(observation, np.concatenate([q, dq, q]))
-    for step in range(1, 6):
+    for _ in range(5):
         observation, reward, _, _, info = env.step(np.zeros(2))
     q, _, ddq = path.at(5 * 0.01)
     np.testing.assert_allclose(observation[4:6], q)
@@ -47,7 +46,8 @@ def test_tracking_env_follows_the_trajectory(env_id):
 
 def test_inverse_dynamics_invert_the_equations_of_motion():
     rng = np.random.default_rng(0)
-    states = np.column_stack([rng.uniform(0.2, 1.6, 50), rng.uniform(0.3, 1.8, 50), rng.normal(0, 2, (50, 2))])
+    states = np.column_stack([rng.uniform(0.2, 1.6, 50), rng.uniform(0.3, 1.8, 50),
+                              rng.normal(0, 2, (50, 2))])
     torques = rng.normal(0, 5, (50, 2))
     params = ArmParams()
     acceleration = arm._acceleration(states[:, :2], states[:, 2:], torques, params)
