@@ -159,3 +159,12 @@ def test_limb_reaching_plot(tmp_path):
     path = tmp_path / "first_reach.png"
     load("limb_reaching").main(["--plot-first-reach", str(path), "--plot-seed", "4"])
     assert path.stat().st_size > 10_000
+
+
+def test_inverse_transfer_smoke(capsys):
+    module = load("inverse_transfer")
+    assert module.main(["--seeds", "0:1", "--trials", "1", "--steps", "30"]) == 0
+    out = capsys.readouterr().out
+    rows = {name: table_rows(out, name)[0] for name in module.TESTS}
+    assert set(rows) == set(module.TESTS)
+    assert all(float(row[1]) > float(row[3]) for row in rows.values())  # feedback alone vs computed torque
