@@ -101,7 +101,12 @@ def main(argv=None) -> int:
     parser.add_argument("--trials", type=int, default=8)
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--table-from", default=None, help="print the table of a saved --json output")
     args = parser.parse_args(argv)
+    if args.table_from:
+        with open(args.table_from) as stream:
+            print(table(json.load(stream)))
+        return 0
     low, high = (int(x) for x in args.seeds.split(":"))
     started = time.perf_counter()
     results = run(Config(seeds=tuple(range(low, high)), trials=args.trials, steps=args.steps))
