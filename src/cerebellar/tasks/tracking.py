@@ -64,8 +64,10 @@ class TrackingAgentConfig:
         Scale of the inverse model's inputs: desired angles (rad), velocities
         (rad/s), accelerations (rad/s^2).
     delayed_kp, delayed_kd : tuple of float
-        PD gains of the FEL feedback under a delay (the gentle PD of the
-        delayed reaching agent); without a delay the preset PD is used.
+        Gentle PD gains on the delayed senses (those of the delayed reaching
+        agent, stable at 100 ms), which the FEL feedback leans on while its
+        forward model's error across the delay is large; the preset PD acts on
+        the forward model's estimate.
     forward_model : str
         The generic forward model of the internal feedback under a delay.
     """
@@ -108,7 +110,7 @@ def tracking_scores(trace) -> tuple[float, float]:
     return rms, float(np.mean(share))
 
 
-def _fel_agent(env, inverse, kp, kd, delay_steps, forward_model, learning=True, label=None):
+def _fel_agent(env, inverse, kp, kd, delay_steps, forward_model, learning=True, label=None, gentle=None):
     internal = None
     if delay_steps:
         internal = SmithPredictor(delay_steps, env.observation_space.shape[0])
@@ -116,7 +118,7 @@ def _fel_agent(env, inverse, kp, kd, delay_steps, forward_model, learning=True, 
         forward_model = None
     return FeedbackErrorAgent(inverse, trajectory_of(env), kp, kd, ActionMap(env.action_space),
                               env.unwrapped.params.dt, forward_model=forward_model,
-                              internal_feedback=internal, learning=learning, label=label)
+                              internal_feedback=internal, learning=learning, label=label, gentle=gentle)
 
 
 def fel_agent(env, seed: int = 0, delay_steps: int = 0, structured: bool = False, learning: bool = True,
@@ -131,7 +133,8 @@ def fel_agent(env, seed: int = 0, delay_steps: int = 0, structured: bool = False
         Seeds the models.
     delay_steps : int
         Sensory delay (steps): the feedback acts on a generic forward model's
-        estimate of the present (a Smith predictor) and uses the gentle gains.
+        estimate of the present (a Smith predictor), leaning on gentle PD on
+        the delayed senses while that model is untrusted.
     structured : bool
         Use the arm's inverse-dynamics features (NLMS) instead of the generic cerebellum.
     learning : bool
@@ -145,14 +148,18 @@ def fel_agent(env, seed: int = 0, delay_steps: int = 0, structured: bool = False
     else:
         inverse = InverseModel(config.substrate, input_scale=config.input_scale,
                                substrate_params=dict(config.substrate_params), seed=seed)
-    kp, kd = preset_pd(env) if not delay_steps else (config.delayed_kp, config.delayed_kd)
+    kp, kd = preset_pd(env)
     forward = arm_model(env, config.forward_model, seed=seed) if delay_steps else None
-    return _fel_agent(env, inverse, kp, kd, delay_steps, forward, learning=learning)
+    gentle = (config.delayed_kp, config.delayed_kd) if delay_steps else None
+    return _fel_agent(env, inverse, kp, kd, delay_steps, forward, learning=learning, gentle=gentle)
 
 
 def oracle_tracking_agent(env, delay_steps: int = 0, config: TrackingAgentConfig = DEFAULT_TRACKING):
-    """Return the computed-torque controller: true inverse dynamics plus the same PD as ``fel``."""
-    kp, kd = preset_pd(env) if not delay_steps else (config.delayed_kp, config.delayed_kd)
+    """Return the computed-torque controller: true inverse dynamics plus the same PD as ``fel``.
+
+    Under a delay its PD acts on the true forward model's estimate (a perfect Smith predictor).
+    """
+    kp, kd = preset_pd(env)
     return _fel_agent(env, OracleInverseModel(env), kp, kd, delay_steps, OracleModel(env), learning=False,
                       label="computed torque")
 
