@@ -68,3 +68,29 @@ def test_bad_construction_is_refused():
         _agent(env, InverseModel(), forward_model=OracleModel(env))
     with pytest.raises(ValueError, match="learning_rate"):
         _agent(env, InverseModel(), learning_rate=0.0)
+
+
+def test_untrusted_forward_model_leaves_the_feedback_to_gentle_pd_on_the_delayed_senses():
+    env = SensoryDelay(gym.make(WRIST_TRACKING_ID), delay_steps=5)
+    path = env.get_wrapper_attr("trajectory")
+    gentle = ((1.0, 1.0), (0.05, 0.05))
+    agent = _agent(env, InverseModel("nlms"), learning=False, forward_model=StillForwardModel(),
+                   internal_feedback=SmithPredictor(5, 6), gentle=gentle)
+    observation, _ = env.reset(seed=0)
+    agent.reset()
+    agent.act(observation)
+    # Blind (no delay error yet): trust 0, so the feedback is the gentle PD on the senses.
+    q, dq, _ = path.at(0.0)
+    expected = np.array(gentle[0]) * (q - observation[:2]) + np.array(gentle[1]) * (dq - observation[2:4])
+    assert agent.trust_ == 0.0
+    np.testing.assert_allclose(agent.last_components_["feedback"], expected)
+
+
+class StillForwardModel:
+    """A forward model that predicts no change (so that its error across the delay is large)."""
+
+    def predict(self, state, command):
+        return np.asarray(state, dtype=float)
+
+    def learn(self, state, command, next_state):
+        return np.asarray(next_state, dtype=float) - np.asarray(state, dtype=float)

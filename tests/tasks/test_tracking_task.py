@@ -57,4 +57,4 @@ def test_the_arm_task_builds_every_agent_and_the_wrist_no_arm_features():
     assert TASKS["arm-tracking-100"].delay_steps == 10
     env = TASKS["arm-tracking-100"].make_env()
     agent = TASKS["arm-tracking-100"].build_agent("fel", env, seed=0)
-    assert agent.delay_steps == 10 and agent.forward_model is not None
+    assert agent.delay_steps == 10 and agent.forward_model is not None and agent.gentle is not None
