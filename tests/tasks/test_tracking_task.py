@@ -4,7 +4,6 @@ import dataclasses
 import math
 
 import numpy as np
-import pytest
 
 from cerebellar.evaluate import run_agent
 from cerebellar.evaluate.harness import SuiteResult
@@ -16,7 +15,6 @@ def _short(name, episodes=2):
     return dataclasses.replace(TASKS[name], episodes=episodes)
 
 
-@pytest.mark.slow
 def test_suite_rows_carry_rms_and_feedback_share_and_fel_learns(monkeypatch):
     import gymnasium as gym
 
