@@ -215,3 +215,10 @@ def test_short_term_warm(capsys):
     assert blank[1] == "0" and blank[4:] == ["-", "-", "-"]
     assert watched[1] == "1" and all(float(cell) > 0 for cell in watched[4:])
     assert all(cell.endswith("/1") for cell in (blank[2], watched[2]))
+def test_inverse_transfer_smoke(capsys):
+    module = load("inverse_transfer")
+    assert module.main(["--seeds", "0:1", "--trials", "1", "--steps", "30"]) == 0
+    out = capsys.readouterr().out
+    rows = {name: table_rows(out, name)[0] for name in module.TESTS}
+    assert set(rows) == set(module.TESTS)
+    assert all(float(row[1]) > float(row[3]) for row in rows.values())  # feedback alone vs computed torque

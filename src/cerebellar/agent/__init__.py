@@ -9,6 +9,7 @@ sensory delay, on the :class:`SmithPredictor`'s estimate of the present.
 
 from .anticipation import ShortTermAnticipation
 from .core import Agent
+from .feedback_error import FeedbackErrorAgent
 from .internal_feedback import SmithPredictor, check_delay_steps
 from .loop import AgentProtocol, EpisodeOutcome, Step, practise, run_episode, run_episodes
 from .no_model import FeedbackAgent, PolicyAgent
@@ -19,4 +20,5 @@ __all__ = [
     "RunResult", "SmithPredictor", "Step", "check_delay_steps", "practise", "run_episode",
     "run_episodes",
     "ShortTermAnticipation",
+    "FeedbackErrorAgent",
 ]

@@ -151,6 +151,7 @@ class _Recorder:
         self.commands, self.applied, self.rewards = _Rows(m), _Rows(m), _Rows(1)
         self.observations.append(observation)
         self.truths.append(info.get("true_observation", observation))
+        self.components: dict[str, _Rows] = {}
 
     def step(self, step: Step) -> None:
         command, applied = _commands_of(self.agent, step.action)
@@ -166,6 +167,8 @@ class _Recorder:
         self.applied.append(applied)
         self.rewards.append(step.reward)
         self.errors.append(error)
+        for name, part in (getattr(self.agent, "last_components_", None) or {}).items():
+            self.components.setdefault(name, _Rows(len(part))).append(part)
         self.observations.append(step.next_observation)
         self.truths.append(step.info.get("true_observation", step.next_observation))
 
@@ -185,6 +188,7 @@ class _Recorder:
             true_observations=self.truths.array(),
             length=outcome.length,
             total_return=total,
+            components={name: rows.array() for name, rows in self.components.items()},
         )
 
 

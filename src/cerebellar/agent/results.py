@@ -38,6 +38,10 @@ class EpisodeTrace:
         ``recorded``).
     total_return : float
         Sum of the rewards of every step.
+    components : dict of str to numpy.ndarray, shape (T, n_command) each
+        Parts of the command an agent reports in ``last_components_`` (e.g.
+        the feedback and the feedforward command of feedback-error
+        learning); empty for agents that report none.
 
     Notes
     -----
@@ -56,6 +60,7 @@ class EpisodeTrace:
     true_observations: np.ndarray | None = None
     length: int = 0
     total_return: float = 0.0
+    components: dict = field(default_factory=dict)
 
     @property
     def recorded(self) -> int:

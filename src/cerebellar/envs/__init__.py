@@ -18,6 +18,7 @@ from .arm import TWO_LINK_ARM_ID, ArmParams, TwoLinkArmEnv
 from .cartpole import CartPoleContinuousEnv, CartPoleParams, step_dynamics
 from .dmc import DMC_CARTPOLE_BALANCE_ID, DMControlEnv
 from .dmc import register as _register_dmc
+from .tracking import ARM_TRACKING_ID, WRIST_TRACKING_ID, Trajectory, TrajectoryTracking
 from .wrappers import (
     ActionNoise,
     DynamicsChange,
@@ -51,6 +52,11 @@ if WRIST_STEP_TRACKING_ID not in gymnasium.registry:
         max_episode_steps=1200,  # 8 trials (centre hold + target hold) of 150 steps
     )
 
+for _id, _entry in ((ARM_TRACKING_ID, "arm_tracking"), (WRIST_TRACKING_ID, "wrist_tracking")):
+    if _id not in gymnasium.registry:
+        gymnasium.register(id=_id, entry_point=f"cerebellar.envs.tracking:{_entry}",
+                           max_episode_steps=1000)  # 10 s trials
+
 _register_dmc()  # guarded like the others; dm_control is imported only when the env is made
 
 __all__ = [
@@ -58,4 +64,5 @@ __all__ = [
     "ActionNoise", "ArmParams", "CartPoleContinuousEnv", "CartPoleParams", "DMControlEnv",
     "DynamicsChange", "ObservationDropout", "ObservationNoise", "SensoryDelay", "TwoLinkArmEnv",
     "WristParams", "WristStepTrackingEnv", "env_dt", "step_dynamics",
+    "ARM_TRACKING_ID", "WRIST_TRACKING_ID", "Trajectory", "TrajectoryTracking",
 ]

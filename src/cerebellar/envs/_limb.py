@@ -78,6 +78,7 @@ class LimbEnv(gymnasium.Env[np.ndarray, np.ndarray]):
     """
 
     _advance: Callable
+    _inverse: Callable
     _params: object
     _state: np.ndarray | None = None
 
@@ -109,6 +110,16 @@ class LimbEnv(gymnasium.Env[np.ndarray, np.ndarray]):
         params = self._params
         return limb_dynamics(state, command, params.torque_limit,
                              lambda limb, torque: self._advance(limb, torque, params))
+
+    def inverse_dynamics(self, state, acceleration) -> np.ndarray:
+        """Return the torques that give ``acceleration`` in ``state`` under the current params.
+
+        The true inverse dynamics, for an oracle inverse model (the
+        computed-torque feedforward); ``state`` may be an observation (its
+        first four channels are used). Torque limits are not applied.
+        """
+        state = np.asarray(state, dtype=np.float64)
+        return self._inverse(state[..., :4], acceleration, self._params)
 
     def _apply_torque(self, action) -> float:
         """Check ``action``, advance the limb one step under it (clipped); return the reward.

@@ -333,6 +333,39 @@ def step_dynamics(state, torque, params: ArmParams) -> np.ndarray:
     return np.concatenate([q_next, dq_next], axis=-1)
 
 
+def inverse_dynamics(state, acceleration, params: ArmParams) -> np.ndarray:
+    """Return the torques ``M(q) q'' + C(q, q') q' + G(q) + B q'`` that give ``acceleration`` in ``state``.
+
+    The continuous-time inverse of the equations of motion (joint stops and
+    torque limits left out): the computed-torque controller's feedforward.
+
+    Parameters
+    ----------
+    state : array_like, shape (4,) or (..., 4)
+        ``(q1, q2, dq1, dq2)``.
+    acceleration : array_like, shape (2,) or (..., 2)
+        Joint accelerations (rad/s^2).
+    params : ArmParams
+        Physical constants.
+
+    Returns
+    -------
+    numpy.ndarray, shape (..., 2)
+        Shoulder and elbow torques (N m).
+    """
+    state, acceleration = check_limb_inputs(state, acceleration)
+    p = params
+    q1, q2, dq1, dq2 = state[..., 0], state[..., 1], state[..., 2], state[..., 3]
+    a1, a2 = acceleration[..., 0], acceleration[..., 1]
+    m11, m12, m22 = _inertia(np.cos(q2), p)
+    h = p.m2 * p.l1 * p.c2 * np.sin(q2)
+    (b11, b12), (b21, b22) = p.damping
+    g1, g2 = _gravity(q1, q2, p)
+    tau1 = m11 * a1 + m12 * a2 - h * dq2 * (2 * dq1 + dq2) + b11 * dq1 + b12 * dq2 + g1
+    tau2 = m12 * a1 + m22 * a2 + h * dq1 * dq1 + b21 * dq1 + b22 * dq2 + g2
+    return np.stack([tau1, tau2], axis=-1)
+
+
 class TwoLinkArmEnv(LimbEnv):
     """Reach a new shoulder-elbow angle target every 1.5 s with a two-link arm.
 
@@ -375,6 +408,7 @@ class TwoLinkArmEnv(LimbEnv):
 
     metadata = {"render_modes": [], "render_fps": 100}
     _advance = staticmethod(step_dynamics)
+    _inverse = staticmethod(inverse_dynamics)
 
     def __init__(self, gravity: bool | None = None, params: ArmParams | None = None,
                  render_mode: str | None = None):

@@ -175,6 +175,28 @@ def step_dynamics(state, torque, params: WristParams) -> np.ndarray:
     return np.concatenate([theta_next, omega_next], axis=-1)
 
 
+def inverse_dynamics(state, acceleration, params: WristParams) -> np.ndarray:
+    """Return the torques ``I theta'' + B theta' + K theta`` that give ``acceleration`` in ``state``.
+
+    Parameters
+    ----------
+    state : array_like, shape (4,) or (..., 4)
+        ``(theta_fe, theta_ru, omega_fe, omega_ru)``.
+    acceleration : array_like, shape (2,) or (..., 2)
+        Angular accelerations (rad/s^2).
+    params : WristParams
+        Physical constants.
+
+    Returns
+    -------
+    numpy.ndarray, shape (..., 2)
+        FE and RU torques (N m).
+    """
+    state, acceleration = check_limb_inputs(state, acceleration)
+    passive = state[..., 2:] @ np.asarray(params.damping).T + state[..., :2] @ np.asarray(params.stiffness).T
+    return acceleration * np.asarray(params.inertia) + passive
+
+
 class WristStepTrackingEnv(LimbEnv):
     """Step the wrist from the centre to each of 8 targets in turn, holding each.
 
@@ -213,6 +235,7 @@ class WristStepTrackingEnv(LimbEnv):
 
     metadata = {"render_modes": [], "render_fps": 100}
     _advance = staticmethod(step_dynamics)
+    _inverse = staticmethod(inverse_dynamics)
 
     def __init__(self, params: WristParams | None = None, render_mode: str | None = None):
         check_no_rendering(render_mode)

@@ -26,6 +26,7 @@ from ..tasks import TASKS, Task, TuningResult
 #: ``doubled-gain``); learned agents are named by their model.
 AGENTS = ("rls", "cerebellum", "cerebellum-random", "nlms", "tuned-feedback", "oracle",
           "short-term", "short-term-feedback")
+AGENTS += ("fel",)  # feedback-error learning, on tracking tasks
 #: The agents of a default run.
 DEFAULT_AGENTS = ("rls", "cerebellum", "tuned-feedback", "oracle")
 
@@ -384,6 +385,7 @@ _STYLES = {
     "oracle": {"marker": "x", "color": "tab:red", "linestyle": "--"},
     "short-term": {"marker": "h", "color": "tab:pink"},
     "short-term-feedback": {"marker": "p", "color": "tab:gray"},
+    "fel": {"marker": "8", "color": "tab:olive"},
 }
 
 

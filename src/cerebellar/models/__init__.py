@@ -10,6 +10,7 @@ from __future__ import annotations
 from .._io import CheckpointError, load_checkpoint
 from .base import ForwardModel, OnlineForwardModel
 from .cerebellum import GRANULE_LAYERS, Cerebellum
+from .inverse import INVERSE_SUBSTRATES, InverseModel
 from .linear import NLMS, RLS
 from .population import PopulationCerebellum
 from .smooth import SmoothCerebellum
@@ -20,6 +21,7 @@ MODEL_NAMES = ("rls", "nlms", "cerebellum", "cerebellum-cmac", "cerebellum-rando
 _CLASSES = {cls.__name__: cls for cls in (RLS, NLMS, Cerebellum, SmoothCerebellum)}
 # Loadable, but not among MODEL_NAMES: every name there becomes an agent of every task.
 _CLASSES[PopulationCerebellum.__name__] = PopulationCerebellum
+_CLASSES[InverseModel.__name__] = InverseModel  # inverse models load through load() too
 
 
 def make_model(name: str, **params) -> OnlineForwardModel:
@@ -74,5 +76,6 @@ def load(path) -> OnlineForwardModel:
 
 __all__ = [
     "GRANULE_LAYERS", "MODEL_NAMES", "CheckpointError", "Cerebellum", "ForwardModel",
+    "INVERSE_SUBSTRATES", "InverseModel",
     "NLMS", "OnlineForwardModel", "PopulationCerebellum", "RLS", "SmoothCerebellum", "load", "make_model",
 ]

@@ -71,3 +71,40 @@ class DynamicsModel:
     def learn(self, state, command, next_state) -> np.ndarray:
         """Learn nothing; return the prediction error."""
         return np.asarray(next_state, dtype=np.float64) - self.predict(state, command)
+
+
+class OracleInverseModel:
+    """An inverse model that knows the plant: the environment's true inverse dynamics.
+
+    ``predict(state, desired)`` returns the torques that give the desired
+    accelerations ``desired`` in ``state`` (the computed-torque feedforward);
+    it follows the plant as it is now (e.g. after a payload change). It does
+    not learn; ``learn`` returns the command error it was given.
+
+    Parameters
+    ----------
+    env : gymnasium.Env
+        An environment whose unwrapped plant has ``inverse_dynamics(state,
+        acceleration)``, such as ``cerebellar/TwoLinkArm-v0``.
+
+    Raises
+    ------
+    ValueError
+        If the environment exposes no inverse dynamics.
+    """
+
+    def __init__(self, env):
+        plant = env.unwrapped
+        if not callable(getattr(plant, "inverse_dynamics", None)):
+            raise ValueError(f"{type(plant).__name__} exposes no inverse dynamics (an "
+                             "inverse_dynamics(state, acceleration) method)")
+        self._plant = plant
+
+    def predict(self, state, desired) -> np.ndarray:
+        """Return the true torques for the desired accelerations."""
+        return self._plant.inverse_dynamics(as_finite_vector(state, "state"),
+                                            as_finite_vector(desired, "desired"))
+
+    def learn(self, state, desired, error_command) -> np.ndarray:
+        """Learn nothing; return the command error."""
+        return as_finite_vector(error_command, "error_command")

@@ -10,6 +10,7 @@ from .base import Task
 from .reaching import Reaching
 from .seed_test import SeedTest
 from .swingup import Return
+from .tracking import Tracking
 
 #: Sensory delays (ms) of the delay suite.
 DELAYS_MS = (0, 40, 100, 160, 200, 300)
@@ -48,6 +49,14 @@ def _build_tasks() -> dict[str, Task]:
         Task("dmc-seed-test", SeedTest(), envs.DMC_CARTPOLE_BALANCE_ID, episodes=3, group="seed",
              target="3 consecutive 10 s trials with |sin angle| < 0.66, >= 19/20 seeds"),
     ]
+    tasks += [
+        Task("arm-tracking", Tracking(), envs.ARM_TRACKING_ID, episodes=8, group="tracking",
+             target="trial-8 RMS <= 0.5 x trial 1; feedback share falls every trial"),
+        Task("arm-tracking-100", Tracking(), envs.ARM_TRACKING_ID, delay_ms=100, episodes=8, group="tracking",
+             target="every trial stable (RMS < 0.1 rad) on >= 19/20 seeds"),
+        Task("wrist-tracking", Tracking(arm=False), envs.WRIST_TRACKING_ID, episodes=8, group="tracking",
+             target="trial-8 RMS <= 0.5 x trial 1; feedback share falls every trial"),
+    ]
     return {task.name: task for task in tasks}
 
 
@@ -61,6 +70,7 @@ SUITES: dict[str, tuple[str, ...]] = {
 }
 #: The race of the two theories on a delayed body (docs/results/short-term-race.md).
 SUITES["race"] = ("delay-100", "delay-200", "delay-300", "wrist-100")
+SUITES["tracking"] = tuple(name for name, task in TASKS.items() if task.group == "tracking")
 #: The cart-pole suites (the default of ``cerebellar suite``).
 CARTPOLE_SUITES = ("delay", "change", "precision", "noise")
 #: The limbs, swing-up and seed-test suites.

@@ -18,6 +18,7 @@ from ..agent import Agent
 from ..control import pd_gains
 from ..envs import CARTPOLE_CONTINUOUS_ID, DMC_CARTPOLE_BALANCE_ID, TWO_LINK_ARM_ID, WRIST_STEP_TRACKING_ID
 from ..envs.dmc import OBSERVATION_NAMES as DMC_OBSERVATION_NAMES
+from ..envs.tracking import ARM_TRACKING_ID, WRIST_TRACKING_ID
 
 
 @dataclass(frozen=True)
@@ -194,6 +195,8 @@ PRESETS: dict[str, Preset] = {
     TWO_LINK_ARM_ID: ARM_PRESET,
     WRIST_STEP_TRACKING_ID: WRIST_PRESET,
     DMC_CARTPOLE_BALANCE_ID: DMC_CARTPOLE_PRESET,
+    ARM_TRACKING_ID: ARM_PRESET,  # the same limbs tracking a trajectory
+    WRIST_TRACKING_ID: WRIST_PRESET,
 }
 
 
