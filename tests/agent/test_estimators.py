@@ -201,3 +201,14 @@ def test_tasks_tell_their_agents_a_misjudged_or_no_delay():
     assert isinstance(agent, Agent) and agent.internal_feedback.delay_estimator is not None
     # The plain task for a delay is never one of these.
     assert task_for_env("cerebellar/CartPoleContinuous-v0", 60).name == "delay-0+60ms"
+
+
+def test_cli_runs_the_kalman_estimator_and_refuses_it_where_unused(capsys):
+    from cerebellar.cli import main
+
+    argv = ["run", "cerebellar/CartPoleContinuous-v0", "--delay-ms", "100", "--estimator", "kalman",
+            "--auto-delay", "--max-steps", "60", "--out", "", "--json"]
+    assert main(argv) == 0
+    assert "delay-100-auto-kalman" in capsys.readouterr().out
+    assert main(["run", "Pendulum-v1", "--estimator", "kalman", "--out", ""]) == 2
+    assert "--estimator" in capsys.readouterr().err
