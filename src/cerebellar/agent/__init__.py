@@ -8,6 +8,7 @@ sensory delay, on the :class:`SmithPredictor`'s estimate of the present.
 """
 
 from .core import Agent
+from .estimators import DelayEstimator, InnovationGain, KalmanPredictor
 from .internal_feedback import SmithPredictor, check_delay_steps
 from .loop import AgentProtocol, EpisodeOutcome, Step, practise, run_episode, run_episodes
 from .no_model import FeedbackAgent, PolicyAgent
@@ -18,3 +19,4 @@ __all__ = [
     "RunResult", "SmithPredictor", "Step", "check_delay_steps", "practise", "run_episode",
     "run_episodes",
 ]
+__all__ += ["DelayEstimator", "InnovationGain", "KalmanPredictor"]

@@ -35,15 +35,22 @@ autocorrelated) makes ``G1`` less negative, so ``R`` is under- rather than
 over-estimated: an imperfect model errs towards trusting the senses.
 
 Method of :class:`DelayEstimator`: for each candidate delay ``k``, a linear
-least-squares regression of the observed change ``y_t - y_{t-1}`` on the
-previous observation, a constant, and the command sent ``k + 1`` steps before
-(the one that produced this change if the senses lag ``k`` steps), with
-exponential forgetting. The delay is the ``k`` whose regression leaves the
-least residual (summed over channels, each normalised by its total variance).
-This is the classic delay estimate of system identification (the lag that
-maximises the fit of an ARX model, e.g. Ljung 1999, *System Identification*,
-section 16.1); Miall, Weir, Wolpert & Stein (1993, *J. Motor Behavior* 25:203)
-pair the forward model with such a model of the loop delay.
+least-squares regression (with exponential forgetting) of the change of the
+observed change, ``dy_t - dy_{t-1}`` with ``dy_t = y_t - y_{t-1}``, on the
+previous change ``dy_{t-1}`` and the change of the command sent ``k + 1``
+steps before (``u_{t-1-k} - u_{t-2-k}``: if the senses lag ``k`` steps, the
+command that last pushed what they show). Differencing removes the state's
+slow part, so that few regressors are needed and a few dozen steps decide.
+The delay is the ``k`` whose regression leaves the least residual (summed over
+channels, each normalised by its total variance): the classic choice of the
+dead time of an ARX model by its fit (Ljung 1999, *System Identification*).
+Miall, Weir, Wolpert & Stein (1993, *J. Motor Behavior* 25:203) pair the
+forward model with such a model of the loop delay.
+
+References: Kalman (1960); Mehra (1970), *IEEE Trans. Automatic Control*
+15:175; Odelson, Rajamani & Rawlings (2006), *Automatica* 42:303; Mohamed &
+Schwarz (1999), *J. Geodesy* 73:193 (innovation-based adaptive estimation);
+see ``docs/references.md``.
 """
 
 from __future__ import annotations
