@@ -159,3 +159,10 @@ def test_limb_reaching_plot(tmp_path):
     path = tmp_path / "first_reach.png"
     load("limb_reaching").main(["--plot-first-reach", str(path), "--plot-seed", "4"])
     assert path.stat().st_size > 10_000
+
+
+def test_delay_estimate(capsys):
+    load("delay_estimate").main(["--tasks", "delay-auto-60", "--agents", "rls", "--seeds", "1"])
+    (row,) = table_rows(capsys.readouterr().out, "delay-auto-60")
+    assert row[1:3] == ["rls", "3"]  # 60 ms is 3 steps of 20 ms
+    assert re.fullmatch(r"[01]/1", row[3]) and re.fullmatch(r"[01]/1", row[5])
