@@ -303,7 +303,7 @@ class DelayEstimator:
             return self.delay_steps_
         p = self.gram_.shape[1]
         scale = np.trace(self.gram_, axis1=1, axis2=2)[:, None, None] / p
-        gram = self.gram_ + self.ridge * scale * np.eye(p)
+        gram = self.gram_ + (self.ridge * scale + 1e-12) * np.eye(p)
         coefficients = np.linalg.solve(gram, self.cross_)  # (K, p, n)
         explained = np.einsum("kpn,kpn->kn", coefficients, self.cross_)
         residual = self.change_square_ - explained  # mean squared residual per channel
