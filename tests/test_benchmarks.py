@@ -222,3 +222,8 @@ def test_inverse_transfer_smoke(capsys):
     rows = {name: table_rows(out, name)[0] for name in module.TESTS}
     assert set(rows) == set(module.TESTS)
     assert all(float(row[1]) > float(row[3]) for row in rows.values())  # feedback alone vs computed torque
+def test_delay_estimate(capsys):
+    load("delay_estimate").main(["--tasks", "delay-auto-60", "--agents", "rls", "--seeds", "1"])
+    (row,) = table_rows(capsys.readouterr().out, "delay-auto-60")
+    assert row[1:3] == ["rls", "3"]  # 60 ms is 3 steps of 20 ms
+    assert re.fullmatch(r"[01]/1", row[3]) and re.fullmatch(r"[01]/1", row[5])

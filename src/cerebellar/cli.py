@@ -26,6 +26,7 @@ import numpy as np
 from . import __version__
 from ._io import atomic_write
 from .agent import run_episode, run_episodes
+from .agent.estimators import ESTIMATORS
 from .control import RolloutController
 from .evaluate import AGENTS, DEFAULT_AGENTS, SuiteResult, evaluate, score_episodes
 from .evaluate.ray_backend import import_ray
@@ -76,6 +77,11 @@ class RunConfig:
         Sensory delay added to the task, compensated by internal feedback.
     video : str or None
         Write a GIF or MP4 of one further episode of the last seed's agent.
+    estimator : str
+        Internal feedback across the delay: ``smith`` or ``kalman`` (see
+        :meth:`cerebellar.agent.Agent.for_env`).
+    auto_delay : bool
+        The agent is not told the delay and estimates it online (``delay_steps="auto"``).
     """
 
     env_id: str
@@ -91,6 +97,8 @@ class RunConfig:
     horizon: int = 10
     delay_ms: float = 0.0
     video: str | None = None
+    estimator: str = "smith"
+    auto_delay: bool = False
 
 
 def parse_seeds(text: str) -> range:
@@ -186,6 +194,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="sensory delay (ms), compensated by the agent's internal feedback")
     run.add_argument("--video", default=None, metavar="FILE",
                      help="write a GIF or MP4 of one further episode (needs the video extra)")
+    run.add_argument("--estimator", choices=ESTIMATORS, default="smith",
+                     help="internal feedback across a delay: smith (default) or kalman (filters the senses)")
+    run.add_argument("--auto-delay", action="store_true",
+                     help="do not tell the agent the delay: it estimates it online")
     suite = commands.add_parser(
         "suite",
         help="evaluate agents on tasks against tuned feedback and the oracle",
@@ -335,6 +347,12 @@ def _task(config: RunConfig):
     changes = {}
     if config.episodes is not None:
         changes["episodes"] = config.episodes
+    if config.estimator != "smith" or config.auto_delay:
+        if task.kind.name != "balance":
+            raise ValueError("--estimator and --auto-delay apply to the balance tasks (the cart-poles) "
+                             "and to environments without a task")
+        changes.update(estimator=config.estimator, auto_delay=config.auto_delay,
+                       name=task.name + ("-auto" if config.auto_delay else "") + f"-{config.estimator}")
     return dataclasses.replace(task, **changes)
 
 
@@ -387,7 +405,8 @@ def _build_agent(config: RunConfig, task, env, seed: int):
                                      low=a.low, high=a.high)
     delay = env.delay_steps if hasattr(env, "delay_steps") else 0
     return make_agent(env, model=model, iterations=iterations, seed=seed, gains=config.gains,
-                      controller=factory, delay_steps=delay)
+                      controller=factory, delay_steps="auto" if config.auto_delay else delay,
+                      estimator=config.estimator)
 
 
 def _iterations(config: RunConfig, task) -> int:
@@ -603,7 +622,7 @@ def main(argv=None) -> int:
             env_id=args.env_id, model=args.model, iterations=args.iterations, episodes=args.episodes,
             seeds=args.seeds, out=args.out or None, json=args.json, max_steps=args.max_steps,
             gains=args.gains, controller=args.controller, horizon=args.horizon, delay_ms=args.delay_ms,
-            video=args.video,
+            video=args.video, estimator=args.estimator, auto_delay=args.auto_delay,
         )
         run(config)
     except (ValueError, FloatingPointError) as error:

@@ -9,6 +9,7 @@ sensory delay, on the :class:`SmithPredictor`'s estimate of the present.
 
 from .anticipation import ShortTermAnticipation
 from .core import Agent
+from .estimators import DelayEstimator, InnovationGain, KalmanPredictor
 from .feedback_error import FeedbackErrorAgent
 from .internal_feedback import SmithPredictor, check_delay_steps
 from .loop import AgentProtocol, EpisodeOutcome, Step, practise, run_episode, run_episodes
@@ -22,3 +23,4 @@ __all__ = [
     "ShortTermAnticipation",
     "FeedbackErrorAgent",
 ]
+__all__ += ["DelayEstimator", "InnovationGain", "KalmanPredictor"]

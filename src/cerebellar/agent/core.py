@@ -10,7 +10,8 @@ from ..control import ActionMap, ForwardModelController, LinearFeedback
 from ..models import make_model
 from ..models.base import ForwardModel
 from ._fused import FusedStep
-from .internal_feedback import SmithPredictor, check_delay_steps
+from .estimators import make_internal_feedback
+from .internal_feedback import check_delay_steps
 from .loop import practise
 
 
@@ -83,7 +84,7 @@ class Agent:
                 iterations: int = 3, controller=None, input_scale=None, observation_names=None,
                 seed: int | None = 0, delay_steps: int = 0, correction: float = 0.0,
                 corrected_channels=None, observation_units=None, command_names=None, command_units=None,
-                **model_params):
+                estimator: str = "smith", max_delay_steps: int | None = None, **model_params):
         """Build an agent from a Gymnasium environment's spaces and a feedback controller.
 
         For an environment with a preset (gains, scales, channel names), use
@@ -118,11 +119,22 @@ class Agent:
             Channel names and units, command names and units (for traces and plots).
         seed : int or None
             Seeds a model given by name.
-        delay_steps : int
+        delay_steps : int or "auto"
             Sensory delay in steps, compensated by internal feedback (a
             :class:`SmithPredictor`); e.g. ``SensoryDelay(env, delay_ms=100).delay_steps``.
+            ``"auto"``: the agent estimates its delay online, from 0 to
+            ``max_delay_steps`` (see :class:`~cerebellar.agent.estimators.DelayEstimator`).
         correction, corrected_channels : optional
             The Smith predictor's bias correction (see :class:`SmithPredictor`).
+        estimator : {"smith", "kalman"}
+            ``"smith"`` runs the model from the raw delayed observation;
+            ``"kalman"`` first fuses it with the model's prediction by a gain
+            estimated online from the innovations, and checks the delays within
+            two steps of ``delay_steps`` online (see
+            :class:`~cerebellar.agent.estimators.KalmanPredictor`).
+        max_delay_steps : int, optional
+            The largest delay ``delay_steps="auto"`` considers (default
+            :data:`~cerebellar.agent.estimators.MAX_DELAY_STEPS`).
         **model_params
             Hyperparameters for a model given by name.
 
@@ -131,7 +143,8 @@ class Agent:
         ValueError
             For unsupported spaces, a missing controller, or mismatched sizes.
         """
-        delay_steps = check_delay_steps(delay_steps)
+        if not (isinstance(delay_steps, str) and delay_steps == "auto"):
+            delay_steps = check_delay_steps(delay_steps)
         obs_space = env.observation_space
         if not isinstance(obs_space, spaces.Box) or len(obs_space.shape) != 1:
             raise ValueError(
@@ -168,15 +181,15 @@ class Agent:
                                                 high=actions.high)
         elif not callable(getattr(controller, "command", None)):
             controller = controller(model, feedback, actions)
-        internal = (SmithPredictor(delay_steps, n_state, correction, corrected_channels)
-                    if delay_steps else None)
+        internal = make_internal_feedback(estimator, delay_steps, n_state, actions.n_command, correction,
+                                          corrected_channels, max_delay_steps)
         return cls(model, controller, actions, n_state, internal_feedback=internal,
                    observation_names=observation_names, observation_units=observation_units,
                    command_names=command_names, command_units=command_units)
 
     @property
     def delay_steps(self) -> int:
-        """int: the sensory delay the agent compensates (0 for none)."""
+        """int: the sensory delay the agent compensates (0 for none; its estimate with ``"auto"``)."""
         return self.internal_feedback.delay_steps if self.internal_feedback is not None else 0
 
     @property
@@ -246,8 +259,11 @@ class Agent:
         behind = self.internal_feedback.record(command)
         if behind is None:
             return None
-        # The delayed observations show the transition produced d steps ago.
-        return self.model.learn(observation, behind, next_observation)
+        # The delayed observations show the transition produced d steps ago. A filtering
+        # estimator gives the denoised start of it (noise on a regressor biases the fit;
+        # on the target it does not).
+        start = getattr(self.internal_feedback, "filtered_", None)
+        return self.model.learn(observation if start is None else start, behind, next_observation)
 
     def practise(self, env, steps: int, noise: float = 0.0, seed: int | None = None) -> int:
         """Learn from ``steps`` steps of the agent's own noisy movements in ``env`` (see :func:`practise`)."""

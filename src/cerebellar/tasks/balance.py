@@ -16,7 +16,7 @@ import numpy as np
 
 from ..agent import FeedbackAgent
 from ..models.oracle import OracleModel
-from .base import Task, TaskKind, delay_steps_of, need_params, number
+from .base import Task, TaskKind, delay_steps_of, internal_feedback_options, need_params, number
 from .presets import get_preset, make_agent
 from .short_term import SHORT_TERM_AGENTS, short_term_agent
 from .tuning import TuningResult, tune_feedback
@@ -99,7 +99,7 @@ class Balance(TaskKind):
             return short_term_agent(env, name, seed=seed, delay_steps=delay_steps_of(env))
         model = OracleModel(env) if name == "oracle" else name
         return make_agent(env, model=model, iterations=self.iterations, seed=seed,
-                          delay_steps=delay_steps_of(env))
+                          **internal_feedback_options(task, env))
 
     def tune(self, task, generations):  # noqa: D102
         return tune_linear(task, generations, self.tuning, self.error_channel, self.error_scale)

@@ -48,6 +48,13 @@ class Task:
         ``noise``, ``limbs``, ``swingup``, ``seed``).
     target : str
         The acceptance target in words, for the table.
+    estimator : str
+        The internal feedback of the learned agents and the oracle:
+        ``"smith"`` or ``"kalman"`` (see :meth:`cerebellar.agent.Agent.for_env`).
+    told_delay_offset : int
+        Steps added to the true delay in what the agents are told (a misjudged delay).
+    auto_delay : bool
+        The agents are told nothing and estimate their delay online (``delay_steps="auto"``).
     """
 
     name: str
@@ -60,6 +67,9 @@ class Task:
     episodes: int = 3
     group: str = ""
     target: str = ""
+    estimator: str = "smith"
+    told_delay_offset: int = 0
+    auto_delay: bool = False
 
     def make_env(self, with_change: bool = True, **make_kwargs):
         """Return a fresh environment with the task's perturbations.
@@ -111,6 +121,16 @@ class Task:
 def delay_steps_of(env) -> int:
     """Return the sensory delay in steps of a task's env (its ``SensoryDelay`` is outermost)."""
     return env.delay_steps if isinstance(env, SensoryDelay) else 0
+
+
+def internal_feedback_options(task: Task, env) -> dict:
+    """Return the ``delay_steps`` and ``estimator`` a task's agents are built with (what they are told)."""
+    if task.auto_delay:
+        return {"delay_steps": "auto", "estimator": task.estimator}
+    told = delay_steps_of(env) + task.told_delay_offset
+    if told < 0:
+        raise ValueError(f"task {task.name!r} tells its agents a negative delay ({told} steps)")
+    return {"delay_steps": told, "estimator": task.estimator}
 
 
 class TaskKind:

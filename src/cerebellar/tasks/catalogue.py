@@ -14,6 +14,10 @@ from .tracking import Tracking
 
 #: Sensory delays (ms) of the delay suite.
 DELAYS_MS = (0, 40, 100, 160, 200, 300)
+#: Delays (ms) of the misjudged-delay suite (told one step short or long).
+TOLD_WRONG_DELAYS_MS = (100, 200, 300)
+#: Delays (ms) of the delay-auto suite (the agents estimate their delay).
+AUTO_DELAYS_MS = (60, 100, 200, 300)
 #: The plant change of the change suite: a longer, heavier pole.
 POLE_CHANGE = {"pole_half_length": 1.0, "pole_mass": 0.3}
 
@@ -28,6 +32,28 @@ def _reaching_task(limb: str, delay_ms: int) -> Task:
                 episodes=1, group="limbs", target="all 8 directions reached and held")
 
 
+def _estimator_tasks(cartpole: str) -> list[Task]:
+    """Return the Kalman estimator's tasks, the misjudged delays and the delays estimated online."""
+    tasks = [Task("noise-100-kalman", Balance(), cartpole, delay_ms=100, noise_sigma=0.01, group="kalman",
+                  estimator="kalman")]
+    tasks += [Task(f"delay-{ms}-kalman", Balance(), cartpole, delay_ms=ms, group="kalman", estimator="kalman")
+              for ms in DELAYS_MS]
+    for ms in TOLD_WRONG_DELAYS_MS:
+        for side, offset in (("short", -1), ("long", 1)):
+            for estimator in ("smith", "kalman"):
+                suffix = "" if estimator == "smith" else "-kalman"
+                tasks.append(Task(f"delay-{ms}-told-{side}{suffix}", Balance(), cartpole, delay_ms=ms,
+                                  group="told-wrong", estimator=estimator, told_delay_offset=offset,
+                                  target="balanced by the third episode"))
+    for ms in AUTO_DELAYS_MS:
+        for estimator in ("smith", "kalman"):
+            suffix = "" if estimator == "smith" else "-kalman"
+            tasks.append(Task(f"delay-auto-{ms}{suffix}", Balance(), cartpole, delay_ms=ms,
+                              group="delay-auto", estimator=estimator, auto_delay=True,
+                              target="balanced by the third episode"))
+    return tasks
+
+
 def _build_tasks() -> dict[str, Task]:
     cartpole = envs.CARTPOLE_CONTINUOUS_ID
     # The demo's task: Gymnasium's CartPole-v1 (discrete +-10 N, 500 steps); in no suite.
@@ -39,6 +65,7 @@ def _build_tasks() -> dict[str, Task]:
     tasks.append(Task("precision", Balance(), cartpole, group="precision", episodes=1))
     tasks.append(Task("noise-100", Balance(), cartpole, delay_ms=100, noise_sigma=0.01, group="noise"))
     tasks += [_reaching_task(limb, ms) for limb in ("arm", "wrist") for ms in (0, 100)]
+    tasks += _estimator_tasks(cartpole)
     tasks += [
         Task("pendulum", Return(success_return=-200.0, mean_window=(3, 10)), "Pendulum-v1", episodes=10,
              group="swingup", target="mean return of episodes 3-10 >= -200"),
@@ -66,7 +93,8 @@ TASKS: dict[str, Task] = _build_tasks()
 #: Named groups of tasks for ``cerebellar suite --tasks``.
 SUITES: dict[str, tuple[str, ...]] = {
     group: tuple(name for name, task in TASKS.items() if task.group == group)
-    for group in ("delay", "change", "precision", "noise", "limbs", "swingup", "seed")
+    for group in ("delay", "change", "precision", "noise", "limbs", "swingup", "seed",
+                  "kalman", "told-wrong", "delay-auto")
 }
 #: The race of the two theories on a delayed body (docs/results/short-term-race.md).
 SUITES["race"] = ("delay-100", "delay-200", "delay-300", "wrist-100")
@@ -108,7 +136,8 @@ def task_for_env(env_id: str, delay_ms: float = 0.0) -> Task | None:
     in (e.g. the wrist at 60 ms); None when ``env_id`` has no task at all.
     """
     plain = [task for task in TASKS.values()
-             if task.env_id == env_id and not (task.noise_sigma or task.change)]
+             if task.env_id == env_id and not (task.noise_sigma or task.change)
+             and task.estimator == "smith" and not (task.told_delay_offset or task.auto_delay)]
     for task in plain:
         if task.delay_ms == delay_ms:
             return task
