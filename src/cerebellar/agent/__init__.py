@@ -9,12 +9,14 @@ sensory delay, on the :class:`SmithPredictor`'s estimate of the present.
 
 from .core import Agent
 from .internal_feedback import SmithPredictor, check_delay_steps
-from .loop import AgentProtocol, EpisodeOutcome, Step, practise, run_episode, run_episodes
+from .loop import AgentProtocol, EpisodeOutcome, Step, practise, run_episode, run_episodes, run_vector_episodes
 from .no_model import FeedbackAgent, PolicyAgent
 from .results import EpisodeTrace, RunResult
+from .vector import VectorAgent
 
 __all__ = [
     "Agent", "AgentProtocol", "EpisodeOutcome", "EpisodeTrace", "FeedbackAgent", "PolicyAgent",
     "RunResult", "SmithPredictor", "Step", "check_delay_steps", "practise", "run_episode",
     "run_episodes",
+    "VectorAgent", "run_vector_episodes",
 ]

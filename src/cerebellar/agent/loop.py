@@ -365,3 +365,115 @@ def practise(agent, env, steps: int, noise: float = 0.0, seed: int | None = None
         first = False
     agent.reset()
     return learned
+
+
+class _OneOfVector:
+    """Agent ``index`` of a vector agent, as the recorder reads an agent (its actions and last command)."""
+
+    def __init__(self, vector, index: int):
+        self.vector = vector
+        self.index = index
+        self.actions = vector.actions
+
+    @property
+    def last_command_(self):
+        commands = self.vector.last_command_
+        return None if commands is None else commands[self.index]
+
+
+def run_vector_episodes(agent, envs, episodes: int = 1, seeds=None, max_steps: int | None = None,
+                        progress=None, label: str | None = None,
+                        max_recorded_steps: int | None = None) -> list[RunResult]:
+    """Run a vector agent on one environment per agent; what :func:`run_episodes` gives for each.
+
+    Agent ``i`` (of a :class:`~cerebellar.agent.VectorAgent`) acts in
+    ``envs[i]``, which is reset with ``seeds[i]`` before its first episode and
+    without a seed afterwards; when one environment's episode ends, that
+    environment and its agent alone are reset. All agents act and learn as one
+    batch, and each result is the one ``run_episodes(agent_i, envs[i],
+    episodes, seeds[i], ...)`` returns for the separate agent (the same traces,
+    step for step; ``seconds`` is the whole run's).
+
+    Parameters
+    ----------
+    agent : VectorAgent
+        ``act(observations)``, ``observe(observations, actions, next_observations,
+        active)`` and ``reset(indices)`` over ``len(envs)`` agents.
+    envs : sequence of gymnasium.Env
+        One environment per agent.
+    episodes : int
+        Episodes per agent.
+    seeds : sequence of int, optional
+        Seed of each environment's first reset; ``0 .. N - 1`` by default.
+    max_steps, progress, label, max_recorded_steps
+        As :func:`run_episodes`.
+
+    Returns
+    -------
+    list of RunResult
+        One per environment, in order.
+    """
+    envs = list(envs)
+    n = len(envs)
+    if int(episodes) != episodes or episodes < 1:
+        raise ValueError(f"episodes must be a positive integer, got {episodes}")
+    if getattr(agent, "n_agents", None) != n:
+        raise ValueError(f"the vector agent has {getattr(agent, 'n_agents', None)} agents for {n} envs")
+    seeds = list(range(n)) if seeds is None else [int(s) for s in seeds]
+    if len(seeds) != n:
+        raise ValueError(f"need one seed per env ({n}), got {len(seeds)}")
+    label = getattr(agent, "label", type(agent).__name__) if label is None else label
+    started = time.perf_counter()
+    n_state = int(np.prod(envs[0].observation_space.shape))
+    names = tuple(getattr(agent, "observation_names", ()) or ())
+    views = [_OneOfVector(agent, i) for i in range(n)]
+    recorders = [_Recorder(views[i], n_state, _command_width(views[i], envs[i]), max_recorded_steps)
+                 for i in range(n)]
+    traces: list[list[EpisodeTrace]] = [[] for _ in range(n)]
+    discrete = agent.actions.discrete
+    observations = [None] * n
+    agent.reset()
+    for i, env in enumerate(envs):
+        observations[i], info = env.reset(seed=seeds[i])
+        recorders[i].start(observations[i], info)
+    steps, totals = [0] * n, [0.0] * n
+    active = np.ones(n, dtype=bool)
+    while np.any(active):
+        batch = np.stack([np.asarray(o, dtype=np.float64) for o in observations])
+        actions = agent.act(batch)
+        moved = np.flatnonzero(active)
+        nexts = list(observations)
+        outcomes = {}
+        for i in moved:
+            action = int(actions[i]) if discrete else actions[i].copy()
+            nexts[i], reward, terminated, truncated, info = envs[i].step(action)
+            steps[i] += 1
+            totals[i] += float(reward)
+            if max_steps is not None and steps[i] >= max_steps:
+                truncated = True
+            outcomes[i] = (action, float(reward), info, bool(terminated), bool(truncated))
+        errors = agent.observe(batch, actions, np.stack([np.asarray(o, dtype=np.float64) for o in nexts]),
+                               active=active)
+        for i in moved:
+            action, reward, info, terminated, truncated = outcomes[i]
+            error = None if np.all(np.isnan(errors[i])) else errors[i]
+            recorders[i].step(Step(steps[i] - 1, observations[i], action, reward, nexts[i], info, error))
+            if progress is not None:
+                progress(1)
+            observations[i] = nexts[i]
+            if terminated or truncated:
+                traces[i].append(recorders[i].trace(EpisodeOutcome(steps[i], totals[i], terminated, truncated)))
+                if len(traces[i]) == episodes:
+                    active[i] = False
+                    continue
+                observations[i], info = envs[i].reset(seed=None)
+                agent.reset([i])
+                recorders[i].start(observations[i], info)
+                steps[i], totals[i] = 0, 0.0
+    seconds = time.perf_counter() - started
+    units = {key: tuple(getattr(agent, key, ()) or ())
+             for key in ("observation_units", "command_names", "command_units")}
+    return [RunResult(env_id=env.spec.id if env.spec is not None else type(env.unwrapped).__name__,
+                      label=label, seed=seeds[i], episodes=traces[i], seconds=seconds,
+                      observation_names=names, **units)
+            for i, env in enumerate(envs)]

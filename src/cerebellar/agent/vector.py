@@ -181,26 +181,35 @@ class VectorAgent:
         self.estimate_ = estimates
         return self.to_actions(commands)
 
-    def observe(self, observations, actions, next_observations) -> np.ndarray:
+    def observe(self, observations, actions, next_observations, active=None) -> np.ndarray:
         """Learn one transition per agent; return the prediction errors (N, n_state).
 
-        A row is NaN where a delayed agent has no transition to learn from yet
-        (the first ``d`` steps of its episode), where a single agent returns None.
+        A row is NaN where an agent learned nothing: a delayed agent with no
+        transition to learn from yet (the first ``d`` steps of its episode,
+        where a single agent returns None), or an agent left out by
+        ``active`` (a boolean mask, e.g. of the environments still running:
+        those agents neither learn nor keep an efference copy).
         """
         observations = as_finite_matrix(observations, "observations", self.n_state)
         next_observations = as_finite_matrix(next_observations, "next_observations", self.n_state)
         self._check_rows(observations, "observations")
         self._check_rows(next_observations, "next_observations")
         commands = self.to_commands(actions)
-        if self.delay_steps == 0:
-            return self.model.learn(observations, commands, next_observations)
-        behind, ready = self._record(commands)
+        if active is None:
+            active = np.ones(self.n_agents, dtype=bool)
+        else:
+            active = np.asarray(active, dtype=bool)
+            if active.shape != (self.n_agents,):
+                raise ValueError(f"active must be a mask of {self.n_agents} agents, got shape {active.shape}")
+        if self.delay_steps:
+            commands, ready = self._record(commands, active)
+            active = active & ready
         errors = np.full((self.n_agents, self.n_state), np.nan)
-        if np.all(ready):
-            errors[:] = self.model.learn(observations, behind, next_observations)
-        elif np.any(ready):
-            index = np.flatnonzero(ready)
-            errors[index] = self.model.learn(observations[index], behind[index], next_observations[index],
+        if np.all(active):
+            errors[:] = self.model.learn(observations, commands, next_observations)
+        elif np.any(active):
+            index = np.flatnonzero(active)
+            errors[index] = self.model.learn(observations[index], commands[index], next_observations[index],
                                              index=index)
         return errors
 
@@ -257,11 +266,14 @@ class VectorAgent:
             estimates = estimates + self.correction_
         return estimates
 
-    def _record(self, commands):
+    def _record(self, commands, rows):
+        """Keep the efference copies of the agents in ``rows``; return the commands behind, and which are ready."""
         d = self.delay_steps
-        self._sent[:, :-1] = self._sent[:, 1:].copy()
-        self._sent[:, -1] = commands
-        self._n_sent = np.minimum(self._n_sent + 1, d + 1)
+        sent = self._sent[rows]
+        sent[:, :-1] = sent[:, 1:].copy()
+        sent[:, -1] = commands[rows]
+        self._sent[rows] = sent
+        self._n_sent[rows] = np.minimum(self._n_sent[rows] + 1, d + 1)
         return self._sent[:, 0].copy(), self._n_sent > d
 
     # -- actions ----------------------------------------------------------------------------
