@@ -115,7 +115,8 @@ def main(argv=None) -> None:
     transitions = record_transitions(max(args.steps, args.check_steps) + max(sizes + checked))
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.processor() or '?'}, "
           f"Python {platform.python_version()}, numpy {np.__version__}")
-    print(f"agent step = act (K=3) + observe, env excluded; {args.steps} steps x {args.repeats} repeats, median")
+    print(f"agent step = act (K=3) + observe, env excluded; {args.steps} steps x {args.repeats} "
+          "repeats, median")
     for model in args.models.split(","):
         separate = float(np.median([time_separate(model, args.separate, transitions, args.steps, env)
                                     for _ in range(args.repeats)]))

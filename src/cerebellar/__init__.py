@@ -11,8 +11,7 @@ Layers, each importing only those before it: ``models`` and ``envs`` ->
 
 from . import envs  # noqa: F401  (registers the cerebellar/ environments)
 from ._io import CheckpointError
-from .agent import Agent, EpisodeTrace, RunResult, run_episodes
-from .agent import VectorAgent
+from .agent import Agent, EpisodeTrace, RunResult, VectorAgent, run_episodes
 from .control import ActionMap, ForwardModelController, LinearFeedback
 from .models import NLMS, RLS, Cerebellum, make_model
 from .tasks import PRESETS, Preset, make_agent

@@ -9,7 +9,15 @@ sensory delay, on the :class:`SmithPredictor`'s estimate of the present.
 
 from .core import Agent
 from .internal_feedback import SmithPredictor, check_delay_steps
-from .loop import AgentProtocol, EpisodeOutcome, Step, practise, run_episode, run_episodes, run_vector_episodes
+from .loop import (
+    AgentProtocol,
+    EpisodeOutcome,
+    Step,
+    practise,
+    run_episode,
+    run_episodes,
+    run_vector_episodes,
+)
 from .no_model import FeedbackAgent, PolicyAgent
 from .results import EpisodeTrace, RunResult
 from .vector import VectorAgent

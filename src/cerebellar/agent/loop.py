@@ -462,7 +462,8 @@ def run_vector_episodes(agent, envs, episodes: int = 1, seeds=None, max_steps: i
                 progress(1)
             observations[i] = nexts[i]
             if terminated or truncated:
-                traces[i].append(recorders[i].trace(EpisodeOutcome(steps[i], totals[i], terminated, truncated)))
+                outcome = EpisodeOutcome(steps[i], totals[i], terminated, truncated)
+                traces[i].append(recorders[i].trace(outcome))
                 if len(traces[i]) == episodes:
                     active[i] = False
                     continue

@@ -267,7 +267,7 @@ class VectorAgent:
         return estimates
 
     def _record(self, commands, rows):
-        """Keep the efference copies of the agents in ``rows``; return the commands behind, and which are ready."""
+        """Keep the efference copies of ``rows``; return the commands behind and which are due."""
         d = self.delay_steps
         sent = self._sent[rows]
         sent[:, :-1] = sent[:, 1:].copy()

@@ -55,7 +55,8 @@ def refine_batch(feedback: LinearFeedback, predict, states: np.ndarray, iteratio
         commands = _refine_affine(feedback, predict, commands, iterations, low, high)
     else:
         for _ in range(iterations):
-            commands = np.minimum(np.maximum(commands + feedback_batch(feedback, predict(commands)), low), high)
+            corrections = feedback_batch(feedback, predict(commands))
+            commands = np.minimum(np.maximum(commands + corrections, low), high)
     if not np.all(np.isfinite(commands)):
         bad = int(np.flatnonzero(~np.all(np.isfinite(commands), axis=1))[0])
         raise FloatingPointError(f"the refined command of agent {bad} is not finite ({commands[bad]}): "
@@ -64,7 +65,7 @@ def refine_batch(feedback: LinearFeedback, predict, states: np.ndarray, iteratio
 
 
 def _refine_affine(feedback, predict, commands, iterations, low, high):
-    """The affine iteration of ``ForwardModelController._refine_affine``, per row."""
+    """Run the affine iteration of ``ForwardModelController._refine_affine`` on every row."""
     gains = feedback.gains
     drive = matvec(gains, feedback.setpoint - predict.offset)
     coupling = np.matmul(gains, predict.slope)

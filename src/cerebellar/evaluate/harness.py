@@ -104,7 +104,8 @@ def run_agent_seeds(task: Task, agent_name: str, seeds, tuned: TuningResult | No
     """
     seeds = [int(seed) for seed in seeds]
     envs = [task.make_env() for _ in seeds]
-    agents = [factory(task, env, seed) if factory is not None else build_agent(agent_name, task, env, seed, tuned)
+    agents = [factory(task, env, seed) if factory is not None
+              else build_agent(agent_name, task, env, seed, tuned)
               for env, seed in zip(envs, seeds, strict=True)]
     if len(agents) > 1 and unsupported_reason(agents) is None:
         results = run_vector_episodes(VectorAgent(agents), envs, episodes=task.episodes, seeds=seeds,

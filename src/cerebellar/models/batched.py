@@ -258,7 +258,8 @@ class BatchedCerebellum(_Batch):
     def _check_range(self, inputs):
         squares = np.sum(inputs * inputs, axis=1) * self.resolution**2
         if not np.all(squares <= self.max_tiles**2):
-            raise InputTooLarge(f"the CMAC cannot tile scaled inputs beyond {self.max_tiles / self.resolution:.0e}")
+            limit = self.max_tiles / self.resolution
+            raise InputTooLarge(f"the CMAC cannot tile scaled inputs beyond {limit:.0e}")
 
     def _hash(self, inputs, offsets, mask, multipliers, salt):
         """Active cells of each model: ``inputs`` (N, n) against its ``multipliers`` (N, n)."""
@@ -353,10 +354,11 @@ BATCHES = {RLS: BatchedRLS, Cerebellum: BatchedCerebellum}
 
 
 def batch_models(models):
-    """Return the batch of ``models`` (all of one class in :data:`BATCHES`), or raise ValueError saying why not."""
+    """Return the batch of ``models`` (of one class in :data:`BATCHES`); raise ValueError saying why not."""
     models = list(models)
     kind = type(models[0]) if models else None
     if kind not in BATCHES:
+        supported = ", ".join(c.__name__ for c in BATCHES)
         raise ValueError(f"no batched form of {getattr(kind, '__name__', kind)} models: the vector agent "
-                         f"supports {', '.join(c.__name__ for c in BATCHES)} (e.g. model='rls' or 'cerebellum')")
+                         f"supports {supported} (e.g. model='rls' or 'cerebellum')")
     return BATCHES[kind](models)
