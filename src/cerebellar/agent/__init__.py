@@ -16,15 +16,17 @@ from .loop import (
     practise,
     run_episode,
     run_episodes,
+    run_batch_episode,
     run_vector_episodes,
 )
 from .no_model import FeedbackAgent, PolicyAgent
 from .results import EpisodeTrace, RunResult
-from .vector import VectorAgent
+from .vector import VectorAgent, VectorFeedbackAgent
 
 __all__ = [
     "Agent", "AgentProtocol", "EpisodeOutcome", "EpisodeTrace", "FeedbackAgent", "PolicyAgent",
     "RunResult", "SmithPredictor", "Step", "check_delay_steps", "practise", "run_episode",
     "run_episodes",
     "VectorAgent", "run_vector_episodes",
+    "VectorFeedbackAgent", "run_batch_episode",
 ]

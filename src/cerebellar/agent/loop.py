@@ -478,3 +478,50 @@ def run_vector_episodes(agent, envs, episodes: int = 1, seeds=None, max_steps: i
                       label=label, seed=seeds[i], episodes=traces[i], seconds=seconds,
                       observation_names=names, **units)
             for i, env in enumerate(envs)]
+
+
+def run_batch_episode(agent, vector_env, seeds, on_step: Callable | None = None) -> list[EpisodeOutcome]:
+    """Run one episode in every environment of a batched env (e.g. :class:`~cerebellar.envs.CartPoleVector`).
+
+    The batch version of :func:`run_episode` for agents that learn nothing
+    (e.g. :class:`~cerebellar.agent.VectorFeedbackAgent`): every environment
+    is reset with its seed, all act as one batch, and an environment stops
+    when its episode ends while the others go on.
+
+    Parameters
+    ----------
+    agent : object
+        ``act(observations) -> actions`` (one row per environment) and ``reset()``.
+    vector_env : object
+        ``reset(seeds) -> (observations, true_states)`` and ``step(actions, active)
+        -> (observations, true_states, terminated, truncated)``.
+    seeds : sequence of int
+        One reset seed per environment.
+    on_step : callable, optional
+        ``on_step(rows, true_states)`` after each step, with the indices of the
+        environments that stepped.
+
+    Returns
+    -------
+    list of EpisodeOutcome
+        One per environment (returns count 1 per step, as the cart-pole's reward).
+    """
+    observations, _ = vector_env.reset(seeds)
+    agent.reset()
+    n = len(seeds)
+    active = np.ones(n, dtype=bool)
+    lengths = np.zeros(n, dtype=np.int64)
+    ended = np.zeros((n, 2), dtype=bool)
+    while np.any(active):
+        actions = agent.act(observations)
+        observations, true_states, terminated, truncated = vector_env.step(actions, active)
+        rows = np.flatnonzero(active)
+        lengths[rows] += 1
+        if on_step is not None:
+            on_step(rows, true_states)
+        done = terminated | truncated
+        ended[done, 0] = terminated[done]
+        ended[done, 1] = truncated[done]
+        active &= ~done
+    return [EpisodeOutcome(int(lengths[i]), float(lengths[i]), bool(ended[i, 0]), bool(ended[i, 1]))
+            for i in range(n)]

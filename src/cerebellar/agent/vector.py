@@ -14,7 +14,7 @@ import numpy as np
 
 from .._validation import as_finite_matrix
 from ..control import ForwardModelController, LinearFeedback
-from ..control.batched import refine_batch
+from ..control.batched import feedback_batch, refine_batch
 from ..models.batched import batch_models
 from .core import Agent
 from .internal_feedback import SmithPredictor
@@ -75,6 +75,17 @@ def unsupported_reason(agents) -> str | None:
     except ValueError as error:
         return str(error)
     return None
+
+
+def _to_actions(actions, commands: np.ndarray) -> np.ndarray:
+    """Return the action of each row of ``commands`` under the ActionMap ``actions``."""
+    if actions.discrete:
+        if actions._scalar:
+            index = np.argmin(np.abs(actions._flat_values[None, :] - commands[:, :1]), axis=1)
+        else:
+            index = np.argmin(np.sum((actions.values[None] - commands[:, None, :]) ** 2, axis=2), axis=1)
+        return index + actions._start
+    return np.clip(commands, actions.low, actions.high).astype(actions.space.dtype)
 
 
 def _same_actions(a, b) -> bool:
@@ -279,14 +290,7 @@ class VectorAgent:
     # -- actions ----------------------------------------------------------------------------
     def to_actions(self, commands: np.ndarray) -> np.ndarray:
         """Return the action each row of ``commands`` sends (as :meth:`ActionMap.to_action`)."""
-        actions = self.actions
-        if actions.discrete:
-            if actions._scalar:
-                index = np.argmin(np.abs(actions._flat_values[None, :] - commands[:, :1]), axis=1)
-            else:
-                index = np.argmin(np.sum((actions.values[None] - commands[:, None, :]) ** 2, axis=2), axis=1)
-            return index + actions._start
-        return np.clip(commands, actions.low, actions.high).astype(actions.space.dtype)
+        return _to_actions(self.actions, commands)
 
     def to_commands(self, actions) -> np.ndarray:
         """Return the command each action sends (the efference copies), shape (N, n_command).
@@ -317,3 +321,37 @@ class VectorAgent:
         """Return the separate agents, with what each model learned in the batch copied back."""
         self.model.to_models([a.model for a in self.agents])
         return self.agents
+
+
+class VectorFeedbackAgent:
+    """Plain linear feedback for ``N`` environments at once: :class:`~cerebellar.agent.FeedbackAgent` per row.
+
+    Parameters
+    ----------
+    feedback : LinearFeedback
+        The controller.
+    actions : ActionMap
+        Maps its command to the environment's action.
+    n_agents : int
+        Number of environments.
+    """
+
+    label = "feedback"
+
+    def __init__(self, feedback: LinearFeedback, actions, n_agents: int):
+        self.feedback = feedback
+        self.actions = actions
+        self.n_agents = int(n_agents)
+        self.last_command_ = None
+
+    def act(self, observations) -> np.ndarray:
+        """Return every row's action, as :meth:`FeedbackAgent.act` computes it."""
+        observations = as_finite_matrix(observations, "observations", self.feedback.n_state)
+        commands = np.minimum(np.maximum(feedback_batch(self.feedback, observations), self.actions.low),
+                              self.actions.high)
+        self.last_command_ = commands
+        return _to_actions(self.actions, commands)
+
+    def reset(self) -> None:
+        """Nothing to reset."""
+        self.last_command_ = None

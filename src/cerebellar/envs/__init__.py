@@ -16,6 +16,7 @@ import gymnasium
 
 from .arm import TWO_LINK_ARM_ID, ArmParams, TwoLinkArmEnv
 from .cartpole import CartPoleContinuousEnv, CartPoleParams, step_dynamics
+from .cartpole_vector import CartPoleVector
 from .dmc import DMC_CARTPOLE_BALANCE_ID, DMControlEnv
 from .dmc import register as _register_dmc
 from .wrappers import (
@@ -54,6 +55,7 @@ if WRIST_STEP_TRACKING_ID not in gymnasium.registry:
 _register_dmc()  # guarded like the others; dm_control is imported only when the env is made
 
 __all__ = [
+    "CartPoleVector",
     "CARTPOLE_CONTINUOUS_ID", "DMC_CARTPOLE_BALANCE_ID", "TWO_LINK_ARM_ID", "WRIST_STEP_TRACKING_ID",
     "ActionNoise", "ArmParams", "CartPoleContinuousEnv", "CartPoleParams", "DMControlEnv",
     "DynamicsChange", "ObservationDropout", "ObservationNoise", "SensoryDelay", "TwoLinkArmEnv",

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import differential_evolution
 
-from ..agent import FeedbackAgent, run_episode
+from ..agent import FeedbackAgent, VectorFeedbackAgent, run_batch_episode, run_episode
+from ..envs import CartPoleVector
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,14 @@ def evaluate_gains(make_env, gains, seeds, setpoint=None, action_values=None,
     survival : float
         Mean survived fraction.
     """
+    seeds = list(seeds)
+    envs = [make_env() for _ in seeds]
+    batch = CartPoleVector.from_envs(envs) if len(envs) > 1 else None
+    if batch is not None:
+        outcomes, squares = _batch_trials(batch, gains, seeds, setpoint, action_values, error_channel)
+        return _trial_score(outcomes, squares, batch.max_episode_steps, error_channel, error_scale)
+    for env in envs:
+        env.close()
     survived, penalties = [], []
     for seed in seeds:
         env = make_env()
@@ -113,6 +122,33 @@ def evaluate_gains(make_env, gains, seeds, setpoint=None, action_values=None,
         env.close()
         survived.append(outcome.length / limit if outcome.terminated else 1.0)
         rms = np.sqrt(squares / max(outcome.length, 1)) if error_channel is not None else 0.0
+        penalties.append(0.1 * min(rms / error_scale, 1.0))
+    survival = float(np.mean(survived))
+    return survival - float(np.mean(penalties)), survival
+
+
+def _batch_trials(batch, gains, seeds, setpoint, action_values, error_channel):
+    """Run the trial episodes of :func:`evaluate_gains` as one batch; return their outcomes and sums of squares."""
+    single = FeedbackAgent.for_env(batch.envs[0], gains, setpoint, action_values)
+    agent = VectorFeedbackAgent(single.feedback, single.actions, batch.n_envs)
+    squares = [0.0] * batch.n_envs
+
+    def accumulate(rows, true_states):
+        # Python floats, in step order, as the one-episode loop sums them.
+        for i in rows:
+            squares[i] += float(true_states[i, error_channel]) ** 2
+
+    outcomes = run_batch_episode(agent, batch, seeds, on_step=accumulate if error_channel is not None else None)
+    for env in batch.envs:
+        env.close()
+    return outcomes, squares
+
+
+def _trial_score(outcomes, squares, limit, error_channel, error_scale) -> tuple[float, float]:
+    survived, penalties = [], []
+    for outcome, total in zip(outcomes, squares, strict=True):
+        survived.append(outcome.length / limit if outcome.terminated else 1.0)
+        rms = np.sqrt(total / max(outcome.length, 1)) if error_channel is not None else 0.0
         penalties.append(0.1 * min(rms / error_scale, 1.0))
     survival = float(np.mean(survived))
     return survival - float(np.mean(penalties)), survival
