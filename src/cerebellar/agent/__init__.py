@@ -14,9 +14,9 @@ from .loop import (
     EpisodeOutcome,
     Step,
     practise,
+    run_batch_episode,
     run_episode,
     run_episodes,
-    run_batch_episode,
     run_vector_episodes,
 )
 from .no_model import FeedbackAgent, PolicyAgent

@@ -109,7 +109,8 @@ class CartPoleVector:
         """
         rows = np.flatnonzero(active)
         limit = self.params.force_limit
-        forces = np.clip(np.asarray(actions, dtype=np.float64)[rows].reshape(len(rows), -1)[:, 0], -limit, limit)
+        forces = np.asarray(actions, dtype=np.float64)[rows].reshape(len(rows), -1)[:, 0]
+        forces = np.clip(forces, -limit, limit)
         states = step_dynamics(self._states[rows], forces, self.params)
         self._states[rows] = states
         terminated = np.zeros(self.n_envs, dtype=bool)

@@ -128,7 +128,7 @@ def evaluate_gains(make_env, gains, seeds, setpoint=None, action_values=None,
 
 
 def _batch_trials(batch, gains, seeds, setpoint, action_values, error_channel):
-    """Run the trial episodes of :func:`evaluate_gains` as one batch; return their outcomes and sums of squares."""
+    """Run the trials of :func:`evaluate_gains` as one batch; return their outcomes and sums of squares."""
     single = FeedbackAgent.for_env(batch.envs[0], gains, setpoint, action_values)
     agent = VectorFeedbackAgent(single.feedback, single.actions, batch.n_envs)
     squares = [0.0] * batch.n_envs
@@ -138,7 +138,8 @@ def _batch_trials(batch, gains, seeds, setpoint, action_values, error_channel):
         for i in rows:
             squares[i] += float(true_states[i, error_channel]) ** 2
 
-    outcomes = run_batch_episode(agent, batch, seeds, on_step=accumulate if error_channel is not None else None)
+    outcomes = run_batch_episode(agent, batch, seeds,
+                                 on_step=accumulate if error_channel is not None else None)
     for env in batch.envs:
         env.close()
     return outcomes, squares
