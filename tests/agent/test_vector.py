@@ -166,7 +166,7 @@ def test_run_vector_episodes_gives_the_traces_of_run_episodes():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("task, agent", [("delay-40", "rls"), ("noise-100", "rls"),
-                                         ("change-100", "cerebellum")])
+                                         ("change-100", "cerebellum"), ("change-100", "oracle")])
 def test_harness_records_are_the_same_as_one_agent_at_a_time(task, agent):
     task = dataclasses.replace(TASKS[task], episodes=2)
     seeds = (0, 1, 2)

@@ -24,6 +24,7 @@ from .base import _NON_FINITE, InputTooLarge
 from .cerebellum import Cerebellum
 from .granule import _GOLDEN, _SHIFT, TileCoding
 from .linear import RLS
+from .oracle import OracleModel
 
 
 def matvec(matrices: np.ndarray, vectors: np.ndarray) -> np.ndarray:
@@ -349,8 +350,57 @@ class BatchedCerebellum(_Batch):
             model._last = None
 
 
+class BatchedOracle:
+    """``N`` :class:`~cerebellar.models.oracle.OracleModel` oracles as one batch.
+
+    Each row predicts with its own plant's parameters as they are now (after a
+    mid-episode change too): the rows whose plants share their ``params`` are
+    stepped together by the plant's ``dynamics_many(states, commands)`` (the
+    continuous cart-pole has it), which is its ``dynamics`` on a stack of rows.
+
+    Parameters
+    ----------
+    models : sequence of OracleModel
+        Oracles of plants with ``params`` and ``dynamics_many``.
+    """
+
+    def __init__(self, models):
+        models = list(models)
+        if not models or not all(isinstance(m, OracleModel) for m in models):
+            raise ValueError("BatchedOracle batches OracleModel oracles")
+        plants = [m._plant for m in models]
+        if any(not callable(getattr(p, "dynamics_many", None)) or not hasattr(p, "params") for p in plants):
+            raise ValueError("only oracles of plants with dynamics_many (the continuous cart-pole) are "
+                             f"batched, got {sorted({type(p).__name__ for p in plants})}")
+        self.plants = plants
+        self.n_models = len(models)
+
+    def predict(self, states, commands, index=None) -> np.ndarray:
+        """Return each row's true next state under its plant's current parameters."""
+        rows = np.arange(self.n_models) if index is None else np.asarray(index)
+        out = np.empty_like(states)
+        groups: dict = {}
+        for position, row in enumerate(rows):
+            plant = self.plants[row]
+            groups.setdefault(plant.params, (plant, []))[1].append(position)
+        for plant, positions in groups.values():
+            out[positions] = plant.dynamics_many(states[positions], commands[positions])
+        return out
+
+    def learn(self, states, commands, next_states, index=None) -> np.ndarray:
+        """Learn nothing; return each row's prediction error."""
+        return next_states - self.predict(states, commands, index)
+
+    def predictor(self, states):
+        """Return the prediction as a function of the command for fixed ``states``."""
+        return lambda commands: self.predict(states, commands)
+
+    def to_models(self, models) -> None:
+        """Nothing learned: nothing to copy back."""
+
+
 #: Model classes that have a batch, and the batch class.
-BATCHES = {RLS: BatchedRLS, Cerebellum: BatchedCerebellum}
+BATCHES = {RLS: BatchedRLS, Cerebellum: BatchedCerebellum, OracleModel: BatchedOracle}
 
 
 def batch_models(models):
