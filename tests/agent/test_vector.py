@@ -172,3 +172,18 @@ def test_harness_records_are_the_same_as_one_agent_at_a_time(task, agent):
     seeds = (0, 1, 2)
     expected = [record for seed in seeds for record in run_agent(task, agent, seed)]
     assert run_agent_seeds(task, agent, seeds) == expected
+
+
+def test_make_vector_agent_fills_in_the_preset_as_make_agent_does():
+    from cerebellar.tasks import make_vector_agent
+
+    vec_env = gym.make_vec(CARTPOLE_CONTINUOUS_ID, num_envs=2)
+    vector = make_vector_agent(vec_env, model="cerebellum", seed=3, iterations=2)
+    separate = [make_agent(gym.make(CARTPOLE_CONTINUOUS_ID), model="cerebellum", seed=3 + i, iterations=2)
+                for i in range(2)]
+    assert vector.iterations == 2 and vector.observation_names == separate[0].observation_names
+    assert np.array_equal(vector.model.salt, np.stack([a.model.granule_layer_.tiling_salt for a in separate]))
+    observations, _ = vec_env.reset(seed=1)
+    np.testing.assert_array_equal(vector.act(observations),
+                                  np.stack([a.act(o) for a, o in zip(separate, observations, strict=True)]))
+    vec_env.close()

@@ -20,6 +20,17 @@ from .core import Agent
 from .internal_feedback import SmithPredictor
 
 
+def single_envs(vec_env) -> list:
+    """Return one single-environment view per environment of ``vec_env`` (or the list itself).
+
+    For a Gymnasium vector env, each view has the single observation and
+    action spaces and the spec, which is all that building an agent reads.
+    """
+    if isinstance(vec_env, (list, tuple)):
+        return list(vec_env)
+    return [_Spaces(vec_env)] * int(vec_env.num_envs)
+
+
 class _Spaces:
     """The single-environment view of a Gymnasium vector env that ``Agent.for_env`` reads."""
 
@@ -161,10 +172,7 @@ class VectorAgent:
         """
         if not isinstance(model, str):
             raise ValueError("give the model by name: every agent of a vector needs its own model")
-        if isinstance(vec_env, (list, tuple)):
-            envs = list(vec_env)
-        else:
-            envs = [_Spaces(vec_env)] * int(vec_env.num_envs)
+        envs = single_envs(vec_env)
         return cls([Agent.for_env(env, model=model, seed=None if seed is None else seed + i, **options)
                     for i, env in enumerate(envs)])
 
