@@ -20,6 +20,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from .._io import atomic_write
+from ..envs import CartPoleVector
 from .results import EpisodeTrace, RunResult, csv_header, csv_row
 
 
@@ -431,10 +432,17 @@ def run_vector_episodes(agent, envs, episodes: int = 1, seeds=None, max_steps: i
                  for i in range(n)]
     traces: list[list[EpisodeTrace]] = [[] for _ in range(n)]
     discrete = agent.actions.discrete
+    # Wrapped continuous cart-poles are stepped as one batch (bitwise the same steps).
+    batch_env = CartPoleVector.from_envs(envs) if n > 1 else None
     observations = [None] * n
     agent.reset()
+    if batch_env is not None:
+        shown, truths = batch_env.reset(seeds)
     for i, env in enumerate(envs):
-        observations[i], info = env.reset(seed=seeds[i])
+        if batch_env is not None:
+            observations[i], info = shown[i], {"true_observation": truths[i]}
+        else:
+            observations[i], info = env.reset(seed=seeds[i])
         recorders[i].start(observations[i], info)
     steps, totals = [0] * n, [0.0] * n
     active = np.ones(n, dtype=bool)
@@ -444,9 +452,15 @@ def run_vector_episodes(agent, envs, episodes: int = 1, seeds=None, max_steps: i
         moved = np.flatnonzero(active)
         nexts = list(observations)
         outcomes = {}
+        if batch_env is not None:
+            shown, truths, ends, cuts = batch_env.step(actions, active)
         for i in moved:
             action = int(actions[i]) if discrete else actions[i].copy()
-            nexts[i], reward, terminated, truncated, info = envs[i].step(action)
+            if batch_env is not None:
+                nexts[i], reward, terminated, truncated = shown[i], 1.0, ends[i], cuts[i]
+                info = {"true_observation": truths[i]}
+            else:
+                nexts[i], reward, terminated, truncated, info = envs[i].step(action)
             steps[i] += 1
             totals[i] += float(reward)
             if max_steps is not None and steps[i] >= max_steps:
@@ -467,7 +481,11 @@ def run_vector_episodes(agent, envs, episodes: int = 1, seeds=None, max_steps: i
                 if len(traces[i]) == episodes:
                     active[i] = False
                     continue
-                observations[i], info = envs[i].reset(seed=None)
+                if batch_env is not None:
+                    shown, truths = batch_env.reset([None], rows=[i])
+                    observations[i], info = shown[i], {"true_observation": truths[i]}
+                else:
+                    observations[i], info = envs[i].reset(seed=None)
                 agent.reset([i])
                 recorders[i].start(observations[i], info)
                 steps[i], totals[i] = 0, 0.0

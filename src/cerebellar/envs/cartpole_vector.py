@@ -2,7 +2,8 @@
 
 :class:`CartPoleVector` takes ``N`` environments built as a task builds them
 (``cerebellar/CartPoleContinuous-v0`` under Gymnasium's time limit, with an
-optional :class:`~cerebellar.envs.ObservationNoise` and an optional outermost
+optional :class:`~cerebellar.envs.DynamicsChange` and
+:class:`~cerebellar.envs.ObservationNoise`, and an optional outermost
 :class:`~cerebellar.envs.SensoryDelay`) and steps all of them in one call:
 the physics is :func:`~cerebellar.envs.cartpole.step_dynamics` on a stack of
 states, the noise is drawn from each environment's own generator and each
@@ -17,20 +18,24 @@ returns None) and the caller steps the environments one by one.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from gymnasium.wrappers import OrderEnforcing, PassiveEnvChecker, TimeLimit
 
 from .cartpole import CartPoleContinuousEnv, step_dynamics
-from .wrappers import ObservationNoise, SensoryDelay
+from .wrappers import DynamicsChange, ObservationNoise, SensoryDelay
 
 
 def _layers(env):
-    """Return ``(delay, noise, time_limit, plant)`` of a supported stack, or None."""
-    delay = noise = None
+    """Return ``(delay, noise, change, time_limit, plant)`` of a supported stack, or None."""
+    delay = noise = change = None
     if isinstance(env, SensoryDelay):
         delay, env = env, env.env
     if isinstance(env, ObservationNoise):
         noise, env = env, env.env
+    if isinstance(env, DynamicsChange):
+        change, env = env, env.env
     if not isinstance(env, TimeLimit):
         return None
     time_limit, env = env, env.env
@@ -38,7 +43,7 @@ def _layers(env):
         env = env.env
     if type(env) is not CartPoleContinuousEnv:
         return None
-    return delay, noise, time_limit, env
+    return delay, noise, change, time_limit, env
 
 
 class CartPoleVector:
@@ -51,15 +56,15 @@ class CartPoleVector:
     def __init__(self, envs, layers):
         self.envs = list(envs)
         self.n_envs = len(self.envs)
-        delays = {None if d is None else d.delay_steps for d, _, _, _ in layers}
-        limits = {t._max_episode_steps for _, _, t, _ in layers}
-        params = {p.params for _, _, _, p in layers}
-        if len(delays) != 1 or len(limits) != 1 or len(params) != 1:
-            raise ValueError("the environments differ in delay, time limit or plant parameters")
+        delays = {None if layer[0] is None else layer[0].delay_steps for layer in layers}
+        limits = {layer[3]._max_episode_steps for layer in layers}
+        if len(delays) != 1 or len(limits) != 1:
+            raise ValueError("the environments differ in delay or time limit")
         self.delay_steps = delays.pop() or 0
         self.max_episode_steps = limits.pop()
-        self.params = params.pop()
-        self._noises = [noise for _, noise, _, _ in layers]
+        self._noises = [layer[1] for layer in layers]
+        self._changes = [layer[2] for layer in layers]
+        self._plants = [layer[4] for layer in layers]
         if any(noise is None for noise in self._noises) and any(n is not None for n in self._noises):
             raise ValueError("some environments have observation noise and others not")
         self._noisy = self._noises[0] is not None
@@ -71,6 +76,11 @@ class CartPoleVector:
         self._states = np.zeros((self.n_envs, 4))
         self._lines = np.zeros((self.n_envs, self.delay_steps + 1, 4))
         self._elapsed = np.zeros(self.n_envs, dtype=np.int64)
+
+    @property
+    def params(self):
+        """The plant parameters of environment 0 (as it is now)."""
+        return self._plants[0].params
 
     @classmethod
     def from_envs(cls, envs) -> CartPoleVector | None:
@@ -84,16 +94,18 @@ class CartPoleVector:
         except ValueError:
             return None
 
-    def reset(self, seeds) -> tuple[np.ndarray, np.ndarray]:
-        """Reset every environment with its seed; return the observations and the true states (N, 4)."""
-        observations = []
-        for i, (env, seed) in enumerate(zip(self.envs, seeds, strict=True)):
-            observation, info = env.reset(seed=None if seed is None else int(seed))
-            observations.append(observation)
+    def reset(self, seeds, rows=None) -> tuple[np.ndarray, np.ndarray]:
+        """Reset the environments (all, or those in ``rows``) each with its seed (None: no seed).
+
+        Returns the observations and the true states of all environments (N, 4).
+        """
+        rows = range(self.n_envs) if rows is None else rows
+        for i, seed in zip(rows, seeds, strict=True):
+            observation, info = self.envs[i].reset(seed=None if seed is None else int(seed))
             self._states[i] = info.get("true_observation", observation)
             self._lines[i] = observation
-        self._elapsed[:] = 0
-        return np.stack(observations), self._states.copy()
+            self._elapsed[i] = 0
+        return self._lines[:, 0].copy(), self._states.copy()
 
     def step(self, actions, active) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Step the environments of the boolean mask ``active`` with their rows of ``actions``.
@@ -108,14 +120,29 @@ class CartPoleVector:
             For the rows stepped (False elsewhere).
         """
         rows = np.flatnonzero(active)
-        limit = self.params.force_limit
+        for i in rows:
+            change = self._changes[i]
+            if change is not None and self._elapsed[i] == change.at_step and change._before_change is None:
+                # What DynamicsChange.step does on this step (its reset restores the parameters).
+                plant = self._plants[i]
+                change._before_change = plant.params
+                plant.params = dataclasses.replace(plant.params, **change.new_params)
+        groups: dict = {}
+        for position, i in enumerate(rows):
+            groups.setdefault(self._plants[i].params, []).append(position)
         forces = np.asarray(actions, dtype=np.float64)[rows].reshape(len(rows), -1)[:, 0]
-        forces = np.clip(forces, -limit, limit)
-        states = step_dynamics(self._states[rows], forces, self.params)
+        states = np.empty((len(rows), 4))
+        falls = np.empty(len(rows), dtype=bool)
+        for params, positions in groups.items():
+            limit = params.force_limit
+            stepped = step_dynamics(self._states[rows[positions]], np.clip(forces[positions], -limit, limit),
+                                    params)
+            states[positions] = stepped
+            falls[positions] = ((np.abs(stepped[:, 0]) > params.x_threshold)
+                                | (np.abs(stepped[:, 2]) > params.theta_threshold))
         self._states[rows] = states
         terminated = np.zeros(self.n_envs, dtype=bool)
-        terminated[rows] = ((np.abs(states[:, 0]) > self.params.x_threshold)
-                            | (np.abs(states[:, 2]) > self.params.theta_threshold))
+        terminated[rows] = falls
         self._elapsed[rows] += 1
         truncated = np.zeros(self.n_envs, dtype=bool)
         truncated[rows] = self._elapsed[rows] >= self.max_episode_steps
