@@ -12,7 +12,7 @@ from cerebellar import Agent, VectorAgent
 from cerebellar.agent import run_episodes, run_vector_episodes
 from cerebellar.control import MPPIController
 from cerebellar.envs import CARTPOLE_CONTINUOUS_ID, SensoryDelay
-from cerebellar.evaluate.harness import run_agent, run_agent_seeds
+from cerebellar.evaluate.harness import run_agent, run_agent_seeds, tune_for_task
 from cerebellar.models.batched import BatchedCerebellum, BatchedRLS
 from cerebellar.tasks import TASKS, make_agent
 
@@ -166,12 +166,14 @@ def test_run_vector_episodes_gives_the_traces_of_run_episodes():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("task, agent", [("delay-40", "rls"), ("noise-100", "rls"),
-                                         ("change-100", "cerebellum"), ("change-100", "oracle")])
+                                         ("change-100", "cerebellum"), ("change-100", "oracle"),
+                                         ("noise-100", "tuned-feedback")])
 def test_harness_records_are_the_same_as_one_agent_at_a_time(task, agent):
     task = dataclasses.replace(TASKS[task], episodes=2)
+    tuned = tune_for_task(task, 0) if agent == "tuned-feedback" else None
     seeds = (0, 1, 2)
-    expected = [record for seed in seeds for record in run_agent(task, agent, seed)]
-    assert run_agent_seeds(task, agent, seeds) == expected
+    expected = [record for seed in seeds for record in run_agent(task, agent, seed, tuned)]
+    assert run_agent_seeds(task, agent, seeds, tuned) == expected
 
 
 def test_make_vector_agent_fills_in_the_preset_as_make_agent_does():

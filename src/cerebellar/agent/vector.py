@@ -18,6 +18,7 @@ from ..control.batched import feedback_batch, refine_batch
 from ..models.batched import batch_models
 from .core import Agent
 from .internal_feedback import SmithPredictor
+from .no_model import FeedbackAgent
 
 
 def single_envs(vec_env) -> list:
@@ -346,11 +347,30 @@ class VectorFeedbackAgent:
 
     label = "feedback"
 
-    def __init__(self, feedback: LinearFeedback, actions, n_agents: int):
+    def __init__(self, feedback: LinearFeedback, actions, n_agents: int, observation_names=None):
         self.feedback = feedback
         self.actions = actions
         self.n_agents = int(n_agents)
+        self.observation_names = tuple(observation_names or ())
         self.last_command_ = None
+
+    @classmethod
+    def from_agents(cls, agents) -> VectorFeedbackAgent | None:
+        """Return the vector of :class:`~cerebellar.agent.FeedbackAgent` ``agents`` with one law, or None."""
+        agents = list(agents)
+        first = agents[0] if agents else None
+        if first is None or any(type(a) is not FeedbackAgent for a in agents):
+            return None
+        same = all(np.array_equal(a.feedback.gains, first.feedback.gains)
+                   and np.array_equal(a.feedback.setpoint, first.feedback.setpoint)
+                   and np.array_equal(a.feedback.low, first.feedback.low)
+                   and np.array_equal(a.feedback.high, first.feedback.high)
+                   and _same_actions(a.actions, first.actions) for a in agents)
+        return cls(first.feedback, first.actions, len(agents), first.observation_names) if same else None
+
+    def observe(self, observations, actions, next_observations, active=None) -> np.ndarray:
+        """Learn nothing: every row of the errors is NaN (a single agent returns None)."""
+        return np.full((self.n_agents, self.feedback.n_state), np.nan)
 
     def act(self, observations) -> np.ndarray:
         """Return every row's action, as :meth:`FeedbackAgent.act` computes it."""
@@ -360,6 +380,7 @@ class VectorFeedbackAgent:
         self.last_command_ = commands
         return _to_actions(self.actions, commands)
 
-    def reset(self) -> None:
-        """Nothing to reset."""
-        self.last_command_ = None
+    def reset(self, indices=None) -> None:
+        """Nothing to reset (the last commands are forgotten)."""
+        if indices is None:
+            self.last_command_ = None

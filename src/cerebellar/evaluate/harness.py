@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .._io import atomic_write
-from ..agent import VectorAgent, run_episodes, run_vector_episodes
+from ..agent import VectorAgent, VectorFeedbackAgent, run_episodes, run_vector_episodes
 from ..agent.vector import unsupported_reason
 from ..tasks import TASKS, Task, TuningResult
 
@@ -97,8 +97,8 @@ def run_agent_seeds(task: Task, agent_name: str, seeds, tuned: TuningResult | No
     """Run one fresh agent per seed on ``task``: the records of :func:`run_agent` for each seed, in order.
 
     Where the agents can be stepped as one batch (learned ``rls`` and
-    ``cerebellum`` agents with the seed's refinement, see
-    :class:`~cerebellar.agent.VectorAgent`) they run as one vector, one
+    ``cerebellum`` agents and the oracle with the seed's refinement, see
+    :class:`~cerebellar.agent.VectorAgent`; tuned feedback) they run as one vector, one
     environment per seed; otherwise one after the other. The records are the
     same either way.
     """
@@ -107,9 +107,12 @@ def run_agent_seeds(task: Task, agent_name: str, seeds, tuned: TuningResult | No
     agents = [factory(task, env, seed) if factory is not None
               else build_agent(agent_name, task, env, seed, tuned)
               for env, seed in zip(envs, seeds, strict=True)]
-    if len(agents) > 1 and unsupported_reason(agents) is None:
-        results = run_vector_episodes(VectorAgent(agents), envs, episodes=task.episodes, seeds=seeds,
-                                      label=agent_name)
+    vector = None
+    if len(agents) > 1:
+        vector = (VectorAgent(agents) if unsupported_reason(agents) is None
+                  else VectorFeedbackAgent.from_agents(agents))
+    if vector is not None:
+        results = run_vector_episodes(vector, envs, episodes=task.episodes, seeds=seeds, label=agent_name)
     else:
         results = [run_episodes(agent, env, episodes=task.episodes, seed=seed, label=agent_name)
                    for agent, env, seed in zip(agents, envs, seeds, strict=True)]
