@@ -100,11 +100,12 @@ def evaluate_gains(make_env, gains, seeds, setpoint=None, action_values=None,
     seeds = list(seeds)
     envs = [make_env() for _ in seeds]
     batch = CartPoleVector.from_envs(envs) if len(envs) > 1 else None
-    if batch is not None:
-        outcomes, squares = _batch_trials(batch, gains, seeds, setpoint, action_values, error_channel)
-        return _trial_score(outcomes, squares, batch.max_episode_steps, error_channel, error_scale)
-    for env in envs:
-        env.close()
+    try:
+        if batch is not None:
+            return _batch_score(batch, gains, seeds, setpoint, action_values, error_channel, error_scale)
+    finally:
+        for env in envs:
+            env.close()
     survived, penalties = [], []
     for seed in seeds:
         env = make_env()
@@ -140,12 +141,13 @@ def _batch_trials(batch, gains, seeds, setpoint, action_values, error_channel):
 
     outcomes = run_batch_episode(agent, batch, seeds,
                                  on_step=accumulate if error_channel is not None else None)
-    for env in batch.envs:
-        env.close()
     return outcomes, squares
 
 
-def _trial_score(outcomes, squares, limit, error_channel, error_scale) -> tuple[float, float]:
+def _batch_score(batch, gains, seeds, setpoint, action_values, error_channel, error_scale):
+    """Return :func:`evaluate_gains`'s ``(score, survival)`` from trials run in ``batch``."""
+    outcomes, squares = _batch_trials(batch, gains, seeds, setpoint, action_values, error_channel)
+    limit = batch.max_episode_steps
     survived, penalties = [], []
     for outcome, total in zip(outcomes, squares, strict=True):
         survived.append(outcome.length / limit if outcome.terminated else 1.0)
@@ -207,11 +209,20 @@ def tune_feedback(make_env, initial_gains, bounds, seeds=range(1000, 1003), setp
     def to_gains(p):
         return np.clip(magnitude * np.sinh(log_span * np.asarray(p)) / stretch, low, high)
 
+    # The trial envs are made once and reset with each trial's seed, which starts them
+    # exactly as fresh ones: seeded resets reseed the plant and its noise.
+    trial_envs = [make_env() for _ in seeds]
+    batch = CartPoleVector.from_envs(trial_envs) if len(seeds) > 1 else None
+
+    def evaluate(gains):
+        if batch is not None:
+            return _batch_score(batch, gains, seeds, setpoint, action_values, error_channel, error_scale)
+        return evaluate_gains(make_env, gains, seeds, setpoint, action_values, error_channel, error_scale)
+
     def cost(p):
         nonlocal evaluations
         evaluations += 1
-        return -evaluate_gains(make_env, to_gains(p), seeds, setpoint, action_values,
-                               error_channel, error_scale)[0]
+        return -evaluate(to_gains(p))[0]
 
     started = time.perf_counter()
     x0 = np.clip(np.arcsinh(np.clip(initial_gains, low, high) * stretch / magnitude) / log_span, -1, 1)
@@ -224,7 +235,9 @@ def tune_feedback(make_env, initial_gains, bounds, seeds=range(1000, 1003), setp
     best, best_score = to_gains(result.x), -float(result.fun)
     if initial_score >= best_score:
         best, best_score = initial_gains, initial_score
-    survival = evaluate_gains(make_env, best, seeds, setpoint, action_values, error_channel, error_scale)[1]
+    survival = evaluate(best)[1]
+    for env in trial_envs:
+        env.close()
     evaluations += 1
     return TuningResult(
         params={"gains": np.asarray(best, dtype=np.float64).tolist()}, score=best_score,
