@@ -65,6 +65,9 @@ class CartPoleVector:
         self._noises = [layer[1] for layer in layers]
         self._changes = [layer[2] for layer in layers]
         self._plants = [layer[4] for layer in layers]
+        self._changing = any(change is not None for change in self._changes)
+        self._classes: dict = {}  # id(params) -> (params, class index); params kept so ids stay unique
+        self._representatives: list = []
         if any(noise is None for noise in self._noises) and any(n is not None for n in self._noises):
             raise ValueError("some environments have observation noise and others not")
         self._noisy = self._noises[0] is not None
@@ -76,6 +79,17 @@ class CartPoleVector:
         self._states = np.zeros((self.n_envs, 4))
         self._lines = np.zeros((self.n_envs, self.delay_steps + 1, 4))
         self._elapsed = np.zeros(self.n_envs, dtype=np.int64)
+
+    def _class_of(self, params) -> int:
+        """Return the index of the class of parameters equal to ``params`` (compared once per object)."""
+        known = self._classes.get(id(params))
+        if known is None or known[0] is not params:
+            index = next((k for k, other in enumerate(self._representatives) if other == params), None)
+            if index is None:
+                index = len(self._representatives)
+                self._representatives.append(params)
+            known = self._classes[id(params)] = (params, index)
+        return known[1]
 
     @property
     def params(self):
@@ -120,20 +134,22 @@ class CartPoleVector:
             For the rows stepped (False elsewhere).
         """
         rows = np.flatnonzero(active)
-        for i in rows:
+        for i in rows if self._changing else ():
             change = self._changes[i]
             if change is not None and self._elapsed[i] == change.at_step and change._before_change is None:
                 # What DynamicsChange.step does on this step (its reset restores the parameters).
                 plant = self._plants[i]
                 change._before_change = plant.params
                 plant.params = dataclasses.replace(plant.params, **change.new_params)
+        # Rows whose plants have equal parameters step together.
         groups: dict = {}
         for position, i in enumerate(rows):
-            groups.setdefault(self._plants[i].params, []).append(position)
+            params = self._plants[i].params
+            groups.setdefault(self._class_of(params), (params, []))[1].append(position)
         forces = np.asarray(actions, dtype=np.float64)[rows].reshape(len(rows), -1)[:, 0]
         states = np.empty((len(rows), 4))
         falls = np.empty(len(rows), dtype=bool)
-        for params, positions in groups.items():
+        for params, positions in groups.values():
             limit = params.force_limit
             stepped = step_dynamics(self._states[rows[positions]], np.clip(forces[positions], -limit, limit),
                                     params)
