@@ -227,3 +227,14 @@ def test_delay_estimate(capsys):
     (row,) = table_rows(capsys.readouterr().out, "delay-auto-60")
     assert row[1:3] == ["rls", "3"]  # 60 ms is 3 steps of 20 ms
     assert re.fullmatch(r"[01]/1", row[3]) and re.fullmatch(r"[01]/1", row[5])
+def test_vector_agent(capsys):
+    load("vector_agent").main(["--models", "rls,cerebellum", "--sizes", "1,4", "--steps", "3",
+                               "--repeats", "1", "--separate", "4", "--check", "4", "--check-steps", "5"])
+    out = capsys.readouterr().out
+    assert out.startswith("machine: ")
+    for model in ("rls", "cerebellum"):
+        block = out.split(f"### {model}:")[1].split("###")[0]
+        rows = {r[0]: r for r in table_rows(block, "1") + table_rows(block, "4")}
+        assert set(rows) == {"1", "4"}
+        assert rows["4"][3] == "yes" and rows["1"][3] == "-"  # the checked size acts as the separate agents
+        assert all(float(r[1].replace(",", "")) > 0 for r in rows.values())

@@ -11,7 +11,7 @@ Layers, each importing only those before it: ``models`` and ``envs`` ->
 
 from . import envs  # noqa: F401  (registers the cerebellar/ environments)
 from ._io import CheckpointError
-from .agent import Agent, EpisodeTrace, RunResult, run_episodes
+from .agent import Agent, EpisodeTrace, RunResult, VectorAgent, run_episodes
 from .control import ActionMap, ForwardModelController, LinearFeedback
 from .models import NLMS, RLS, Cerebellum, make_model
 from .tasks import PRESETS, Preset, make_agent
@@ -22,4 +22,5 @@ __all__ = [
     "PRESETS", "NLMS", "RLS", "ActionMap", "Agent", "Cerebellum", "CheckpointError",
     "EpisodeTrace", "ForwardModelController", "LinearFeedback", "Preset", "RunResult",
     "make_agent", "make_model", "run_episodes",
+    "VectorAgent",
 ]

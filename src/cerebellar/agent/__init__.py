@@ -12,9 +12,19 @@ from .core import Agent
 from .estimators import DelayEstimator, InnovationGain, KalmanPredictor
 from .feedback_error import FeedbackErrorAgent
 from .internal_feedback import SmithPredictor, check_delay_steps
-from .loop import AgentProtocol, EpisodeOutcome, Step, practise, run_episode, run_episodes
+from .loop import (
+    AgentProtocol,
+    EpisodeOutcome,
+    Step,
+    practise,
+    run_batch_episode,
+    run_episode,
+    run_episodes,
+    run_vector_episodes,
+)
 from .no_model import FeedbackAgent, PolicyAgent
 from .results import EpisodeTrace, RunResult
+from .vector import VectorAgent, VectorFeedbackAgent
 
 __all__ = [
     "Agent", "AgentProtocol", "EpisodeOutcome", "EpisodeTrace", "FeedbackAgent", "PolicyAgent",
@@ -22,5 +32,7 @@ __all__ = [
     "run_episodes",
     "ShortTermAnticipation",
     "FeedbackErrorAgent",
+    "VectorAgent", "run_vector_episodes",
+    "VectorFeedbackAgent", "run_batch_episode",
 ]
 __all__ += ["DelayEstimator", "InnovationGain", "KalmanPredictor"]

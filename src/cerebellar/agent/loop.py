@@ -20,6 +20,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from .._io import atomic_write
+from ..envs import CartPoleVector
 from .results import EpisodeTrace, RunResult, csv_header, csv_row
 
 
@@ -369,3 +370,180 @@ def practise(agent, env, steps: int, noise: float = 0.0, seed: int | None = None
         first = False
     agent.reset()
     return learned
+
+
+class _OneOfVector:
+    """Agent ``index`` of a vector agent, as the recorder reads an agent (its actions and last command)."""
+
+    def __init__(self, vector, index: int):
+        self.vector = vector
+        self.index = index
+        self.actions = vector.actions
+
+    @property
+    def last_command_(self):
+        commands = self.vector.last_command_
+        return None if commands is None else commands[self.index]
+
+
+def run_vector_episodes(agent, envs, episodes: int = 1, seeds=None, max_steps: int | None = None,
+                        progress=None, label: str | None = None,
+                        max_recorded_steps: int | None = None) -> list[RunResult]:
+    """Run a vector agent on one environment per agent; what :func:`run_episodes` gives for each.
+
+    Agent ``i`` (of a :class:`~cerebellar.agent.VectorAgent`) acts in
+    ``envs[i]``, which is reset with ``seeds[i]`` before its first episode and
+    without a seed afterwards; when one environment's episode ends, that
+    environment and its agent alone are reset. All agents act and learn as one
+    batch, and each result is the one ``run_episodes(agent_i, envs[i],
+    episodes, seeds[i], ...)`` returns for the separate agent (the same traces,
+    step for step; ``seconds`` is the whole run's).
+
+    Parameters
+    ----------
+    agent : VectorAgent
+        ``act(observations)``, ``observe(observations, actions, next_observations,
+        active)`` and ``reset(indices)`` over ``len(envs)`` agents.
+    envs : sequence of gymnasium.Env
+        One environment per agent.
+    episodes : int
+        Episodes per agent.
+    seeds : sequence of int, optional
+        Seed of each environment's first reset; ``0 .. N - 1`` by default.
+    max_steps, progress, label, max_recorded_steps
+        As :func:`run_episodes`.
+
+    Returns
+    -------
+    list of RunResult
+        One per environment, in order.
+    """
+    envs = list(envs)
+    n = len(envs)
+    if int(episodes) != episodes or episodes < 1:
+        raise ValueError(f"episodes must be a positive integer, got {episodes}")
+    if getattr(agent, "n_agents", None) != n:
+        raise ValueError(f"the vector agent has {getattr(agent, 'n_agents', None)} agents for {n} envs")
+    seeds = list(range(n)) if seeds is None else [int(s) for s in seeds]
+    if len(seeds) != n:
+        raise ValueError(f"need one seed per env ({n}), got {len(seeds)}")
+    label = getattr(agent, "label", type(agent).__name__) if label is None else label
+    started = time.perf_counter()
+    n_state = int(np.prod(envs[0].observation_space.shape))
+    names = tuple(getattr(agent, "observation_names", ()) or ())
+    views = [_OneOfVector(agent, i) for i in range(n)]
+    recorders = [_Recorder(views[i], n_state, _command_width(views[i], envs[i]), max_recorded_steps)
+                 for i in range(n)]
+    traces: list[list[EpisodeTrace]] = [[] for _ in range(n)]
+    discrete = agent.actions.discrete
+    # Wrapped continuous cart-poles are stepped as one batch (bitwise the same steps).
+    batch_env = CartPoleVector.from_envs(envs) if n > 1 else None
+    observations = [None] * n
+    agent.reset()
+    if batch_env is not None:
+        shown, truths = batch_env.reset(seeds)
+    for i, env in enumerate(envs):
+        if batch_env is not None:
+            observations[i], info = shown[i], {"true_observation": truths[i]}
+        else:
+            observations[i], info = env.reset(seed=seeds[i])
+        recorders[i].start(observations[i], info)
+    steps, totals = [0] * n, [0.0] * n
+    active = np.ones(n, dtype=bool)
+    while np.any(active):
+        batch = np.stack([np.asarray(o, dtype=np.float64) for o in observations])
+        actions = agent.act(batch)
+        moved = np.flatnonzero(active)
+        nexts = list(observations)
+        outcomes = {}
+        if batch_env is not None:
+            shown, truths, ends, cuts = batch_env.step(actions, active)
+        for i in moved:
+            action = int(actions[i]) if discrete else actions[i].copy()
+            if batch_env is not None:
+                nexts[i], reward, terminated, truncated = shown[i], 1.0, ends[i], cuts[i]
+                info = {"true_observation": truths[i]}
+            else:
+                nexts[i], reward, terminated, truncated, info = envs[i].step(action)
+            steps[i] += 1
+            totals[i] += float(reward)
+            if max_steps is not None and steps[i] >= max_steps:
+                truncated = True
+            outcomes[i] = (action, float(reward), info, bool(terminated), bool(truncated))
+        errors = agent.observe(batch, actions, np.stack([np.asarray(o, dtype=np.float64) for o in nexts]),
+                               active=active)
+        for i in moved:
+            action, reward, info, terminated, truncated = outcomes[i]
+            error = None if np.all(np.isnan(errors[i])) else errors[i]
+            recorders[i].step(Step(steps[i] - 1, observations[i], action, reward, nexts[i], info, error))
+            if progress is not None:
+                progress(1)
+            observations[i] = nexts[i]
+            if terminated or truncated:
+                outcome = EpisodeOutcome(steps[i], totals[i], terminated, truncated)
+                traces[i].append(recorders[i].trace(outcome))
+                if len(traces[i]) == episodes:
+                    active[i] = False
+                    continue
+                if batch_env is not None:
+                    shown, truths = batch_env.reset([None], rows=[i])
+                    observations[i], info = shown[i], {"true_observation": truths[i]}
+                else:
+                    observations[i], info = envs[i].reset(seed=None)
+                agent.reset([i])
+                recorders[i].start(observations[i], info)
+                steps[i], totals[i] = 0, 0.0
+    seconds = time.perf_counter() - started
+    units = {key: tuple(getattr(agent, key, ()) or ())
+             for key in ("observation_units", "command_names", "command_units")}
+    return [RunResult(env_id=env.spec.id if env.spec is not None else type(env.unwrapped).__name__,
+                      label=label, seed=seeds[i], episodes=traces[i], seconds=seconds,
+                      observation_names=names, **units)
+            for i, env in enumerate(envs)]
+
+
+def run_batch_episode(agent, vector_env, seeds, on_step: Callable | None = None) -> list[EpisodeOutcome]:
+    """Run one episode in every environment of a batched env (e.g. :class:`~cerebellar.envs.CartPoleVector`).
+
+    The batch version of :func:`run_episode` for agents that learn nothing
+    (e.g. :class:`~cerebellar.agent.VectorFeedbackAgent`): every environment
+    is reset with its seed, all act as one batch, and an environment stops
+    when its episode ends while the others go on.
+
+    Parameters
+    ----------
+    agent : object
+        ``act(observations) -> actions`` (one row per environment) and ``reset()``.
+    vector_env : object
+        ``reset(seeds) -> (observations, true_states)`` and ``step(actions, active)
+        -> (observations, true_states, terminated, truncated)``.
+    seeds : sequence of int
+        One reset seed per environment.
+    on_step : callable, optional
+        ``on_step(rows, true_states)`` after each step, with the indices of the
+        environments that stepped.
+
+    Returns
+    -------
+    list of EpisodeOutcome
+        One per environment (returns count 1 per step, as the cart-pole's reward).
+    """
+    observations, _ = vector_env.reset(seeds)
+    agent.reset()
+    n = len(seeds)
+    active = np.ones(n, dtype=bool)
+    lengths = np.zeros(n, dtype=np.int64)
+    ended = np.zeros((n, 2), dtype=bool)
+    while np.any(active):
+        actions = agent.act(observations)
+        observations, true_states, terminated, truncated = vector_env.step(actions, active)
+        rows = np.flatnonzero(active)
+        lengths[rows] += 1
+        if on_step is not None:
+            on_step(rows, true_states)
+        done = terminated | truncated
+        ended[done, 0] = terminated[done]
+        ended[done, 1] = truncated[done]
+        active &= ~done
+    return [EpisodeOutcome(int(lengths[i]), float(lengths[i]), bool(ended[i, 0]), bool(ended[i, 1]))
+            for i in range(n)]

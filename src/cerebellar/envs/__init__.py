@@ -16,6 +16,7 @@ import gymnasium
 
 from .arm import TWO_LINK_ARM_ID, ArmParams, TwoLinkArmEnv
 from .cartpole import CartPoleContinuousEnv, CartPoleParams, step_dynamics
+from .cartpole_vector import CartPoleVector
 from .dmc import DMC_CARTPOLE_BALANCE_ID, DMControlEnv
 from .dmc import register as _register_dmc
 from .tracking import ARM_TRACKING_ID, WRIST_TRACKING_ID, Trajectory, TrajectoryTracking
@@ -60,6 +61,7 @@ for _id, _entry in ((ARM_TRACKING_ID, "arm_tracking"), (WRIST_TRACKING_ID, "wris
 _register_dmc()  # guarded like the others; dm_control is imported only when the env is made
 
 __all__ = [
+    "CartPoleVector",
     "CARTPOLE_CONTINUOUS_ID", "DMC_CARTPOLE_BALANCE_ID", "TWO_LINK_ARM_ID", "WRIST_STEP_TRACKING_ID",
     "ActionNoise", "ArmParams", "CartPoleContinuousEnv", "CartPoleParams", "DMControlEnv",
     "DynamicsChange", "ObservationDropout", "ObservationNoise", "SensoryDelay", "TwoLinkArmEnv",

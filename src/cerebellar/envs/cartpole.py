@@ -185,6 +185,12 @@ class CartPoleContinuousEnv(gymnasium.Env[np.ndarray, np.ndarray]):
                               -self.params.force_limit, self.params.force_limit))
         return step_dynamics(state, force, self.params)
 
+    def dynamics_many(self, states, commands) -> np.ndarray:
+        """Return :meth:`dynamics` of every row of ``states`` (N, 4) and ``commands`` (N, 1), bitwise."""
+        limit = self.params.force_limit
+        forces = np.clip(np.asarray(commands, dtype=np.float64).reshape(len(states), -1)[:, 0], -limit, limit)
+        return step_dynamics(states, forces, self.params)
+
     def step(self, action) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         """Apply the force ``action`` (clipped to the force limit) for one time step.
 

@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from .._io import atomic_write
-from ..agent import run_episodes
+from ..agent import VectorAgent, VectorFeedbackAgent, run_episodes, run_vector_episodes
+from ..agent.vector import unsupported_reason
 from ..tasks import TASKS, Task, TuningResult
 
 #: Agents the harness knows by name, on every kind of task (the seed test adds
@@ -31,7 +32,7 @@ AGENTS += ("fel",)  # feedback-error learning, on tracking tasks
 DEFAULT_AGENTS = ("rls", "cerebellum", "tuned-feedback", "oracle")
 
 __all__ = ["AGENTS", "DEFAULT_AGENTS", "EpisodeRecord", "SuiteResult", "build_agent", "evaluate",
-           "run_agent", "score_episodes", "tune_for_task"]
+           "run_agent", "run_agent_seeds", "score_episodes", "tune_for_task"]
 
 #: Tuning survival below which a tuned opponent is flagged as under-tuned in the tables.
 UNDER_TUNED_SURVIVAL = 0.9
@@ -93,6 +94,37 @@ def run_agent(task: Task, agent_name: str, seed: int, tuned: TuningResult | None
     return score_episodes(task, result, env, agent_name)
 
 
+def run_agent_seeds(task: Task, agent_name: str, seeds, tuned: TuningResult | None = None,
+                    factory=None) -> list[EpisodeRecord]:
+    """Run one fresh agent per seed on ``task``: the records of :func:`run_agent` for each seed, in order.
+
+    Where the agents can be stepped as one batch (learned ``rls`` and
+    ``cerebellum`` agents and the oracle with the seed's refinement, see
+    :class:`~cerebellar.agent.VectorAgent`; tuned feedback) they run as one vector, one
+    environment per seed; otherwise one after the other. The records are the
+    same either way.
+    """
+    seeds = [int(seed) for seed in seeds]
+    envs = [task.make_env() for _ in seeds]
+    agents = [factory(task, env, seed) if factory is not None
+              else build_agent(agent_name, task, env, seed, tuned)
+              for env, seed in zip(envs, seeds, strict=True)]
+    vector = None
+    if len(agents) > 1:
+        vector = (VectorAgent(agents) if unsupported_reason(agents) is None
+                  else VectorFeedbackAgent.from_agents(agents))
+    if vector is not None:
+        results = run_vector_episodes(vector, envs, episodes=task.episodes, seeds=seeds, label=agent_name)
+    else:
+        results = [run_episodes(agent, env, episodes=task.episodes, seed=seed, label=agent_name)
+                   for agent, env, seed in zip(agents, envs, seeds, strict=True)]
+    records = []
+    for env, result in zip(envs, results, strict=True):
+        env.close()
+        records.extend(score_episodes(task, result, env, agent_name))
+    return records
+
+
 def score_episodes(task: Task, result, env, agent_name: str) -> list[EpisodeRecord]:
     """Score every episode of a :class:`~cerebellar.agent.RunResult` as ``task``'s kind does."""
     records = []
@@ -106,13 +138,12 @@ def score_episodes(task: Task, result, env, agent_name: str) -> list[EpisodeReco
 
 
 def _run_job(job):
-    return run_agent(*job)
+    return run_agent_seeds(*job)
 
 
 def _run_block_job(job):
     """Run one agent on one task for a block of seeds (one Ray task), in seed order."""
-    task, agent, seeds, tuned, factory = job
-    return [record for seed in seeds for record in run_agent(task, agent, seed, tuned, factory)]
+    return run_agent_seeds(*job)
 
 
 def _tune_job(job):
@@ -474,16 +505,18 @@ def evaluate(tasks, agents=DEFAULT_AGENTS, seeds=range(20), workers: int = 1,
             unique = {t.tuning_key(): t for t in tasks}
             jobs = [(task, tuning_generations) for task in unique.values()]
             tuning = dict(pool.map(_tune_job, jobs))
+        # All seeds of one task and agent are one job: run as one vector where the agent allows.
         jobs = [
-            (task, agent, seed, tuning[task.tuning_key()] if agent == "tuned-feedback" else None,
+            (task, agent, seeds, tuning[task.tuning_key()] if agent == "tuned-feedback" else None,
              factories.get(agent))
-            for task in tasks for agent in agents if applies(task, agent) for seed in seeds
+            for task in tasks for agent in agents if applies(task, agent)
         ]
         records: list[EpisodeRecord] = []
         for batch in pool.map(_run_job, jobs):
             records.extend(batch)
             if progress is not None:
-                progress(1)
+                for _ in seeds:
+                    progress(1)
     return SuiteResult(tasks=tasks, agents=agents, seeds=seeds, records=records, tuning=tuning,
                        seconds=time.perf_counter() - started)
 

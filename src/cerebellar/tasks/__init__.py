@@ -18,7 +18,7 @@ from .catalogue import (
     resolve_tasks,
     task_for_env,
 )
-from .presets import PRESETS, Preset, get_preset, make_agent
+from .presets import PRESETS, Preset, get_preset, make_agent, make_vector_agent
 from .reaching import DEFAULT_REACHING, Reaching, ReachingAgentConfig
 from .seed_test import SeedTest
 from .swingup import Return, SwingupSettings
@@ -29,4 +29,5 @@ __all__ = [
     "Balance", "LinearTuning", "Preset", "Reaching", "ReachingAgentConfig", "Return", "SeedTest",
     "SwingupSettings", "Task", "TaskKind", "TuningResult", "delay_steps_of", "evaluate_gains",
     "get_preset", "make_agent", "resolve_tasks", "task_for_env", "tune_feedback",
+    "make_vector_agent",
 ]

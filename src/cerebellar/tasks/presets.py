@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..agent import Agent
+from ..agent import Agent, VectorAgent
+from ..agent.vector import single_envs
 from ..control import pd_gains
 from ..envs import CARTPOLE_CONTINUOUS_ID, DMC_CARTPOLE_BALANCE_ID, TWO_LINK_ARM_ID, WRIST_STEP_TRACKING_ID
 from ..envs.dmc import OBSERVATION_NAMES as DMC_OBSERVATION_NAMES
@@ -250,3 +251,26 @@ def make_agent(env, model="rls", **options):
             if options.get(key) is None:
                 options[key] = value
     return Agent.for_env(env, model=model, **options)
+
+
+def make_vector_agent(vec_env, model="rls", seed: int | None = 0, **options) -> VectorAgent:
+    """Build a :class:`~cerebellar.agent.VectorAgent` from the envs' preset, agent ``i`` seeded ``seed + i``.
+
+    Agent ``i`` is what ``make_agent(env, model=model, seed=seed + i,
+    **options)`` builds, and acts exactly as it would.
+
+    Parameters
+    ----------
+    vec_env : gymnasium.vector.VectorEnv or sequence of gymnasium.Env
+        A Gymnasium vector env (e.g. ``gymnasium.make_vec``) or a list of envs.
+    model : str
+        A model name (``"rls"``, ``"cerebellum"``).
+    seed : int or None
+        Seed of agent 0.
+    **options
+        As :func:`make_agent`.
+    """
+    if not isinstance(model, str):
+        raise ValueError("give the model by name: every agent of a vector needs its own model")
+    return VectorAgent([make_agent(env, model=model, seed=None if seed is None else seed + i, **options)
+                        for i, env in enumerate(single_envs(vec_env))])

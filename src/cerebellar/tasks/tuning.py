@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import differential_evolution
 
-from ..agent import FeedbackAgent, run_episode
+from ..agent import FeedbackAgent, VectorFeedbackAgent, run_batch_episode, run_episode
+from ..envs import CartPoleVector
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,15 @@ def evaluate_gains(make_env, gains, seeds, setpoint=None, action_values=None,
     survival : float
         Mean survived fraction.
     """
+    seeds = list(seeds)
+    envs = [make_env() for _ in seeds]
+    batch = CartPoleVector.from_envs(envs) if len(envs) > 1 else None
+    try:
+        if batch is not None:
+            return _batch_score(batch, gains, seeds, setpoint, action_values, error_channel, error_scale)
+    finally:
+        for env in envs:
+            env.close()
     survived, penalties = [], []
     for seed in seeds:
         env = make_env()
@@ -113,6 +123,35 @@ def evaluate_gains(make_env, gains, seeds, setpoint=None, action_values=None,
         env.close()
         survived.append(outcome.length / limit if outcome.terminated else 1.0)
         rms = np.sqrt(squares / max(outcome.length, 1)) if error_channel is not None else 0.0
+        penalties.append(0.1 * min(rms / error_scale, 1.0))
+    survival = float(np.mean(survived))
+    return survival - float(np.mean(penalties)), survival
+
+
+def _batch_trials(batch, gains, seeds, setpoint, action_values, error_channel):
+    """Run the trials of :func:`evaluate_gains` as one batch; return their outcomes and sums of squares."""
+    single = FeedbackAgent.for_env(batch.envs[0], gains, setpoint, action_values)
+    agent = VectorFeedbackAgent(single.feedback, single.actions, batch.n_envs)
+    squares = [0.0] * batch.n_envs
+
+    def accumulate(rows, true_states):
+        # Python floats, in step order, as the one-episode loop sums them.
+        for i in rows:
+            squares[i] += float(true_states[i, error_channel]) ** 2
+
+    outcomes = run_batch_episode(agent, batch, seeds,
+                                 on_step=accumulate if error_channel is not None else None)
+    return outcomes, squares
+
+
+def _batch_score(batch, gains, seeds, setpoint, action_values, error_channel, error_scale):
+    """Return :func:`evaluate_gains`'s ``(score, survival)`` from trials run in ``batch``."""
+    outcomes, squares = _batch_trials(batch, gains, seeds, setpoint, action_values, error_channel)
+    limit = batch.max_episode_steps
+    survived, penalties = [], []
+    for outcome, total in zip(outcomes, squares, strict=True):
+        survived.append(outcome.length / limit if outcome.terminated else 1.0)
+        rms = np.sqrt(total / max(outcome.length, 1)) if error_channel is not None else 0.0
         penalties.append(0.1 * min(rms / error_scale, 1.0))
     survival = float(np.mean(survived))
     return survival - float(np.mean(penalties)), survival
@@ -170,11 +209,20 @@ def tune_feedback(make_env, initial_gains, bounds, seeds=range(1000, 1003), setp
     def to_gains(p):
         return np.clip(magnitude * np.sinh(log_span * np.asarray(p)) / stretch, low, high)
 
+    # The trial envs are made once and reset with each trial's seed, which starts them
+    # exactly as fresh ones: seeded resets reseed the plant and its noise.
+    trial_envs = [make_env() for _ in seeds]
+    batch = CartPoleVector.from_envs(trial_envs) if len(seeds) > 1 else None
+
+    def evaluate(gains):
+        if batch is not None:
+            return _batch_score(batch, gains, seeds, setpoint, action_values, error_channel, error_scale)
+        return evaluate_gains(make_env, gains, seeds, setpoint, action_values, error_channel, error_scale)
+
     def cost(p):
         nonlocal evaluations
         evaluations += 1
-        return -evaluate_gains(make_env, to_gains(p), seeds, setpoint, action_values,
-                               error_channel, error_scale)[0]
+        return -evaluate(to_gains(p))[0]
 
     started = time.perf_counter()
     x0 = np.clip(np.arcsinh(np.clip(initial_gains, low, high) * stretch / magnitude) / log_span, -1, 1)
@@ -187,7 +235,9 @@ def tune_feedback(make_env, initial_gains, bounds, seeds=range(1000, 1003), setp
     best, best_score = to_gains(result.x), -float(result.fun)
     if initial_score >= best_score:
         best, best_score = initial_gains, initial_score
-    survival = evaluate_gains(make_env, best, seeds, setpoint, action_values, error_channel, error_scale)[1]
+    survival = evaluate(best)[1]
+    for env in trial_envs:
+        env.close()
     evaluations += 1
     return TuningResult(
         params={"gains": np.asarray(best, dtype=np.float64).tolist()}, score=best_score,
