@@ -54,6 +54,25 @@ class _Damaged(Exception):
 # -- writing ---------------------------------------------------------------------------------
 
 
+def pyplot(headless: bool = False):
+    """Return ``matplotlib.pyplot``, on the Agg backend when ``headless`` (a figure saved, not shown).
+
+    Raises
+    ------
+    ImportError
+        Naming the ``plot`` extra, when matplotlib is not installed.
+    """
+    try:
+        import matplotlib
+
+        if headless:
+            matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as error:  # pragma: no cover - depends on the extra
+        raise ImportError("plotting needs matplotlib: pip install 'cerebellar[plot]'") from error
+    return plt
+
+
 def _temporary_pattern(name: str) -> re.Pattern:
     # New names carry the writer's pid; the older mkstemp names (8 random characters,
     # no pid) are recognised too, so that files left by earlier versions are cleaned.

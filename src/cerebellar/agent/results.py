@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._io import atomic_write
+from .._io import atomic_write, pyplot
 
 
 @dataclass
@@ -174,16 +174,7 @@ class RunResult:
         -------
         matplotlib.figure.Figure
         """
-        try:
-            import matplotlib
-
-            if path is not None:
-                matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
-        except ImportError as error:  # pragma: no cover - depends on the extra
-            raise ImportError(
-                "plotting needs matplotlib: pip install 'cerebellar[plot]'"
-            ) from error
+        plt = pyplot(headless=path is not None)
         observations = np.vstack([ep.observations[:ep.recorded] for ep in self.episodes])
         commands = np.vstack([ep.commands for ep in self.episodes])
         applied = np.vstack([ep.applied for ep in self.episodes])

@@ -58,7 +58,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._io import atomic_write
+from .._io import atomic_write, pyplot
 from .._validation import check_positive, check_seed
 from ._ridge import held_out_ridge
 from .kalman import kalman_comparison
@@ -267,14 +267,7 @@ class StatePredictorResult:
         -------
         matplotlib.figure.Figure
         """
-        try:
-            import matplotlib
-
-            if path is not None:
-                matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
-        except ImportError as error:  # pragma: no cover - depends on the extra
-            raise ImportError("plotting needs matplotlib: pip install 'cerebellar[plot]'") from error
+        plt = pyplot(headless=path is not None)
         figure, (top, bottom) = plt.subplots(2, 1, figsize=(7, 7), sharex=True)
         for reconstruction in (self.model, *self.controls.values()):
             style = {"linewidth": 2.5, "color": "black"} if reconstruction is self.model else {}
