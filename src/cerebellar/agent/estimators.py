@@ -59,7 +59,7 @@ from collections import deque
 
 import numpy as np
 
-from .internal_feedback import SmithPredictor, check_delay_steps
+from .internal_feedback import SmithPredictor, check_delay_steps, fold_delay_error, roll_forward
 
 #: Largest delay ``delay_steps="auto"`` considers by default (500 ms at 50 Hz).
 MAX_DELAY_STEPS = 25
@@ -431,15 +431,11 @@ class KalmanPredictor:
                 filtered = observation - removed
         self._previous = observation
         self.filtered_ = filtered
-        estimate = filtered
-        if d:
-            for command in list(sent)[-d:]:
-                estimate = model.predict(estimate, command)
+        estimate = roll_forward(model, filtered, list(sent)[-d:]) if d else filtered
         if d and len(self._estimates) >= d:
             self.delay_error_ = observation - self._estimates[-d]
             if self.correction:
-                self.correction_ += self.correction * (np.where(self._corrected, self.delay_error_, 0.0)
-                                                       - self.correction_)
+                fold_delay_error(self.correction_, self.correction, self._corrected, self.delay_error_)
         self._estimates.append(estimate)
         if self.correction:
             estimate = estimate + self.correction_

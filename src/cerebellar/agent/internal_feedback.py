@@ -17,6 +17,19 @@ def check_delay_steps(delay_steps) -> int:
     return int(delay_steps)
 
 
+def roll_forward(model, estimate: np.ndarray, commands) -> np.ndarray:
+    """Run the forward model from ``estimate`` through ``commands`` (oldest first): the present."""
+    for command in commands:
+        estimate = model.predict(estimate, command)
+    return estimate
+
+
+def fold_delay_error(correction_: np.ndarray, weight: float, corrected: np.ndarray,
+                     error: np.ndarray) -> None:
+    """Fold ``error`` into the running bias ``correction_`` (in place) on the ``corrected`` channels."""
+    correction_ += weight * (np.where(corrected, error, 0.0) - correction_)
+
+
 class SmithPredictor:
     """Predict the present from a delayed observation and the commands sent since.
 
@@ -78,14 +91,11 @@ class SmithPredictor:
         """
         # Commands sent since the observation was taken: all of them early in an
         # episode (the delayed senses still show the initial state), then the newest d.
-        estimate = observation
-        for command in list(self._sent)[-self.delay_steps:]:
-            estimate = model.predict(estimate, command)
+        estimate = roll_forward(model, observation, list(self._sent)[-self.delay_steps:])
         if len(self._estimates) == self.delay_steps:
             self.delay_error_ = observation - self._estimates[0]
             if self.correction:
-                self.correction_ += self.correction * (np.where(self._corrected, self.delay_error_, 0.0)
-                                                       - self.correction_)
+                fold_delay_error(self.correction_, self.correction, self._corrected, self.delay_error_)
         self._estimates.append(estimate)
         if self.correction:
             estimate = estimate + self.correction_
