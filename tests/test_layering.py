@@ -15,7 +15,7 @@ import pytest
 SOURCE = Path(__file__).resolve().parents[1] / "src" / "cerebellar"
 
 LAYERS = {
-    "_validation": 0, "_io": 0.5,  # the checkpoint reader validates with _validation
+    "_validation": 0, "_grouping": 0, "_io": 0.5,  # the checkpoint reader validates with _validation
     "models": 1, "envs": 1,
     "predictors": 1,
     "control": 2,

@@ -23,6 +23,7 @@ import dataclasses
 import numpy as np
 from gymnasium.wrappers import OrderEnforcing, PassiveEnvChecker, TimeLimit
 
+from .._grouping import EqualityClasses
 from .cartpole import CartPoleContinuousEnv, step_dynamics
 from .wrappers import DynamicsChange, ObservationNoise, SensoryDelay
 
@@ -66,8 +67,7 @@ class CartPoleVector:
         self._changes = [layer[2] for layer in layers]
         self._plants = [layer[4] for layer in layers]
         self._changing = any(change is not None for change in self._changes)
-        self._classes: dict = {}  # id(params) -> (params, class index); params kept so ids stay unique
-        self._representatives: list = []
+        self._classes = EqualityClasses()  # of plant parameters: rows of one class step together
         if any(noise is None for noise in self._noises) and any(n is not None for n in self._noises):
             raise ValueError("some environments have observation noise and others not")
         self._noisy = self._noises[0] is not None
@@ -79,17 +79,6 @@ class CartPoleVector:
         self._states = np.zeros((self.n_envs, 4))
         self._lines = np.zeros((self.n_envs, self.delay_steps + 1, 4))
         self._elapsed = np.zeros(self.n_envs, dtype=np.int64)
-
-    def _class_of(self, params) -> int:
-        """Return the index of the class of parameters equal to ``params`` (compared once per object)."""
-        known = self._classes.get(id(params))
-        if known is None or known[0] is not params:
-            index = next((k for k, other in enumerate(self._representatives) if other == params), None)
-            if index is None:
-                index = len(self._representatives)
-                self._representatives.append(params)
-            known = self._classes[id(params)] = (params, index)
-        return known[1]
 
     @property
     def params(self):
@@ -145,7 +134,7 @@ class CartPoleVector:
         groups: dict = {}
         for position, i in enumerate(rows):
             params = self._plants[i].params
-            groups.setdefault(self._class_of(params), (params, []))[1].append(position)
+            groups.setdefault(self._classes.index(params), (params, []))[1].append(position)
         forces = np.asarray(actions, dtype=np.float64)[rows].reshape(len(rows), -1)[:, 0]
         states = np.empty((len(rows), 4))
         falls = np.empty(len(rows), dtype=bool)

@@ -20,6 +20,7 @@ import math
 
 import numpy as np
 
+from .._grouping import EqualityClasses
 from .base import _NON_FINITE, InputTooLarge
 from .cerebellum import Cerebellum
 from .granule import _GOLDEN, _SHIFT, TileCoding
@@ -374,19 +375,7 @@ class BatchedOracle:
                              f"batched, got {sorted({type(p).__name__ for p in plants})}")
         self.plants = plants
         self.n_models = len(models)
-        self._classes: dict = {}  # id(params) -> (params, class index); params kept so ids stay unique
-        self._representatives: list = []
-
-    def _class_of(self, params) -> int:
-        """Return the index of the class of parameters equal to ``params`` (compared once per object)."""
-        known = self._classes.get(id(params))
-        if known is None or known[0] is not params:
-            index = next((k for k, other in enumerate(self._representatives) if other == params), None)
-            if index is None:
-                index = len(self._representatives)
-                self._representatives.append(params)
-            known = self._classes[id(params)] = (params, index)
-        return known[1]
+        self._classes = EqualityClasses()  # of plant parameters: rows of one class step together
 
     def predict(self, states, commands, index=None) -> np.ndarray:
         """Return each row's true next state under its plant's current parameters."""
@@ -395,7 +384,7 @@ class BatchedOracle:
         groups: dict = {}
         for position, row in enumerate(rows):
             plant = self.plants[row]
-            groups.setdefault(self._class_of(plant.params), (plant, []))[1].append(position)
+            groups.setdefault(self._classes.index(plant.params), (plant, []))[1].append(position)
         for plant, positions in groups.values():
             out[positions] = plant.dynamics_many(states[positions], commands[positions])
         return out
